@@ -1,0 +1,31 @@
+"""bert_tf: BERT in TensorFlow / Keras 3, from raw text to TF Serving.
+
+Public names:
+  BertConfig                 architecture, google-research / HF config files
+  BertEncoder                the encoder (Keras functional model)
+  BertPretrainer, BertClassifier, BertMultipleChoice, BertSpanLabeler,
+  BertTokenTagger            task models: encoder + one small head
+  load_encoder, load_pretrainer, load_model, save_model
+                             checkpoints (google TF1, HF, keras-hub, bert_tf)
+"""
+
+import os
+
+# Keras 3 picks its backend at import; bert_tf is TensorFlow throughout.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from bert_tf.checkpoint_sources import CheckpointError  # noqa: E402
+from bert_tf.checkpoints import load_encoder  # noqa: E402
+from bert_tf.checkpoints import load_model  # noqa: E402
+from bert_tf.checkpoints import load_pretrainer  # noqa: E402
+from bert_tf.checkpoints import save_model  # noqa: E402
+from bert_tf.configs import BertConfig  # noqa: E402
+from bert_tf.configs import ConfigError  # noqa: E402
+from bert_tf.layers.encoder import BertEncoder  # noqa: E402
+from bert_tf.models import BertClassifier  # noqa: E402
+from bert_tf.models import BertMultipleChoice  # noqa: E402
+from bert_tf.models import BertPretrainer  # noqa: E402
+from bert_tf.models import BertSpanLabeler  # noqa: E402
+from bert_tf.models import BertTokenTagger  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""Converts a BERT checkpoint into a bert_tf model directory (or back).
+
+    python -m bert_tf.convert --from=hf --input=PATH/TO/HF_DIR --output=DIR
+    python -m bert_tf.convert --from=google \
+        --input=uncased_L-12_H-768_A-12/bert_model.ckpt --output=DIR
+    python -m bert_tf.convert --from=keras_hub --input=PRESET_DIR \
+        --vocab_file=vocab.txt --output=DIR
+    python -m bert_tf.convert --input=DIR --to=google --output=GOOGLE_DIR
+
+`--from=auto` (the default) recognises the format. The output directory must
+not exist or be empty; it appears complete or not at all. Pre-training heads
+(MLM, NSP) are carried over when the source has them.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from bert_tf import checkpoint_sources
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf import tokenization
+from bert_tf.layers import encoder as encoder_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_enum("from", "auto",
+                      ["auto", "hf", "google", "keras_hub", "bert_tf"],
+                      "Format of --input.")
+    flags.DEFINE_enum("to", "bert_tf", ["bert_tf", "google"],
+                      "Format of --output: a bert_tf model directory, or a "
+                      "google-research TF1 checkpoint directory "
+                      "(bert_model.ckpt.*, bert_config.json, vocab.txt).")
+    flags.DEFINE_string("input", None, "Checkpoint to read: a directory, or "
+                        "a TF checkpoint prefix.")
+    flags.DEFINE_string("output", None, "Directory to write; must not exist "
+                        "or be empty.")
+    flags.DEFINE_string("bert_config_file", None, "Config of a google "
+                        "checkpoint, if not bert_config.json beside it.")
+    flags.DEFINE_string("vocab_file", None, "vocab.txt, if the source has "
+                        "none (keras-hub backbone presets).")
+    flags.DEFINE_string("hidden_act", None, "Override the config's "
+                        "activation, e.g. gelu_new to reproduce keras-hub's "
+                        "tanh GELU.")
+    flags.DEFINE_bool("skip_unknown_weights", False, "Leave out source "
+                      "weights that belong to no BERT layer (e.g. a "
+                      "fine-tuned classifier) instead of failing.")
+    flags.mark_flags_as_required(["input", "output"])
+
+
+def convert(input_path, output, source_format="auto", target_format="bert_tf",
+            bert_config_file=None, vocab_file=None, hidden_act=None,
+            skip_unknown_weights=False):
+    """Reads `input_path`, checks the weights against the model, writes."""
+    config, weights, source_vocab, fmt = checkpoints.read_checkpoint(
+        input_path, fmt=None if source_format == "auto" else source_format,
+        config_file=bert_config_file, skip_unknown=skip_unknown_weights,
+        hidden_act=hidden_act)
+    vocab_file = vocab_file or source_vocab
+    if vocab_file is None:
+        raise checkpoint_sources.CheckpointError(
+            f"{input_path}: no vocab.txt in the source; pass --vocab_file")
+    vocab = tokenization.load_vocab(vocab_file)
+    if len(vocab) != config.vocab_size:
+        raise configs.ConfigError(
+            f"{vocab_file}: {len(vocab)} tokens but the config says "
+            f"vocab_size {config.vocab_size}")
+    encoder = encoder_lib.BertEncoder(config)
+    model = encoder
+    if checkpoints.has_pretraining_heads(weights):
+        from bert_tf import models
+
+        model = models.BertPretrainer(encoder)
+    unused = checkpoints.assign_weights(model, weights, input_path)
+    if unused:
+        logging.warning("Not carried over from %s: %s", input_path,
+                        ", ".join(unused))
+    if target_format == "bert_tf":
+        checkpoints.save_model(output, model, vocab_file,
+                               source=f"{fmt}:{os.path.abspath(input_path)}")
+    else:
+        checkpoints.save_google_checkpoint(output, model, vocab_file)
+    logging.info("Converted %s (%s) -> %s (%s)", input_path, fmt, output,
+                 target_format)
+    return model
+
+
+def main(argv):
+    del argv
+    try:
+        convert(FLAGS.input, FLAGS.output, source_format=FLAGS["from"].value,
+                target_format=FLAGS.to, bert_config_file=FLAGS.bert_config_file,
+                vocab_file=FLAGS.vocab_file, hidden_act=FLAGS.hidden_act,
+                skip_unknown_weights=FLAGS.skip_unknown_weights)
+    except (checkpoint_sources.CheckpointError, configs.ConfigError,
+            tokenization.VocabError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {FLAGS.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

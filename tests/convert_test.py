@@ -1,0 +1,97 @@
+"""`python -m bert_tf.convert`: round trips and user errors, as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from tests import testing
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bert_tf.convert", *args],
+        capture_output=True, text=True, cwd=testing.REPO_ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.large
+class ConvertCliTest(tf.test.TestCase):
+
+    def test_hf_to_bert_tf_to_google_to_bert_tf_keeps_every_weight(self):
+        tmp = self.create_tempdir().full_path
+        steps = [
+            ("--input", testing.minilm_dir(), "--output", f"{tmp}/a"),
+            ("--input", f"{tmp}/a", "--to", "google", "--output", f"{tmp}/g"),
+            ("--from", "google", "--input", f"{tmp}/g/bert_model.ckpt",
+             "--output", f"{tmp}/b"),
+        ]
+        for args in steps:
+            result = _run(*args)
+            self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        a = checkpoints.load_encoder(f"{tmp}/a")
+        b = checkpoints.load_encoder(f"{tmp}/b")
+        for x, y in zip(a.get_weights(), b.get_weights()):
+            self.assertAllEqual(x, y)
+        with open(f"{tmp}/b/vocab.txt") as f:
+            self.assertLen(f.read().splitlines(), 30522)
+
+    def test_existing_output_is_an_error_and_untouched(self):
+        tmp = self.create_tempdir().full_path
+        os.makedirs(f"{tmp}/out")
+        with open(f"{tmp}/out/notes.txt", "w") as f:
+            f.write("mine")
+        result = _run("--input", testing.minilm_dir(), "--output",
+                      f"{tmp}/out")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(f"error: {tmp}/out: output exists and is not empty",
+                      result.stderr)
+        self.assertEqual(os.listdir(f"{tmp}/out"), ["notes.txt"])
+
+
+class ConvertCliErrorsTest(tf.test.TestCase):
+
+    def test_source_without_vocab_asks_for_vocab_file(self):
+        tmp = self.create_tempdir().full_path
+        source = os.path.join(testing.GOLDEN_DIR, "tiny_hf_pretraining")
+        result = _run("--input", source, "--output", f"{tmp}/out")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no vocab.txt in the source; pass --vocab_file",
+                      result.stderr)
+        self.assertFalse(os.path.exists(f"{tmp}/out"))
+
+    def test_vocab_size_mismatch_names_vocab_file_and_both_sizes(self):
+        tmp = self.create_tempdir().full_path
+        vocab = f"{tmp}/vocab.txt"
+        with open(vocab, "w") as f:
+            f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                              + [f"w{i}" for i in range(90)]) + "\n")
+        source = os.path.join(testing.GOLDEN_DIR, "tiny_hf_pretraining")
+        result = _run("--input", source, "--vocab_file", vocab, "--output",
+                      f"{tmp}/out")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(f"{vocab}: 95 tokens but the config says vocab_size 99",
+                      result.stderr)
+
+    def test_pretraining_heads_are_carried_over(self):
+        tmp = self.create_tempdir().full_path
+        vocab = f"{tmp}/vocab.txt"
+        with open(vocab, "w") as f:
+            f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                              + [f"w{i}" for i in range(94)]) + "\n")
+        source = os.path.join(testing.GOLDEN_DIR, "tiny_hf_pretraining")
+        result = _run("--input", source, "--vocab_file", vocab, "--output",
+                      f"{tmp}/out")
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        pretrainer = checkpoints.load_pretrainer(f"{tmp}/out")
+        reference = checkpoints.load_pretrainer(source)
+        for x, y in zip(pretrainer.get_weights(), reference.get_weights()):
+            self.assertAllEqual(np.asarray(x), np.asarray(y))
+
+
+if __name__ == "__main__":
+    tf.test.main()
