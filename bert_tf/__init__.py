@@ -7,6 +7,7 @@ Public names:
   BertTokenTagger            task models: encoder + one small head
   load_encoder, load_pretrainer, load_model, save_model
                              checkpoints (google TF1, HF, keras-hub, bert_tf)
+  BertTokenizer              the original word-piece tokenizer, in-graph
 """
 
 import os
@@ -27,5 +28,6 @@ from bert_tf.models import BertMultipleChoice  # noqa: E402
 from bert_tf.models import BertPretrainer  # noqa: E402
 from bert_tf.models import BertSpanLabeler  # noqa: E402
 from bert_tf.models import BertTokenTagger  # noqa: E402
+from bert_tf.tokenization import BertTokenizer  # noqa: E402
 
 __version__ = "0.1.0"

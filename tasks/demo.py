@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 
 import numpy as np
+import tensorflow as tf
 
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,13 +53,9 @@ def read_sentences(path):
 
 def embed(encoder, tokenizer, sentences, max_seq_length):
     """Mean-pooled, L2-normalised sentence vectors [n, H]."""
-    ids, mask, types = tokenizer.encode(sentences, max_seq_length)
-    outputs = encoder.predict_on_batch({
-        "input_word_ids": np.array(ids, np.int32),
-        "input_mask": np.array(mask, np.int32),
-        "input_type_ids": np.array(types, np.int32),
-    })
-    weights = np.array(mask, np.float32)[..., None]
+    inputs = tokenizer.encode(tf.constant(sentences), seq_length=max_seq_length)
+    outputs = encoder.predict_on_batch(inputs)
+    weights = inputs["input_mask"].numpy().astype(np.float32)[..., None]
     pooled = (outputs["sequence_output"] * weights).sum(1) / weights.sum(1)
     return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
 
@@ -77,8 +74,8 @@ def main(argv):
         print(f"[1/2] converting {source} -> {model_dir}")
         convert.convert(source, model_dir)
     encoder = checkpoints.load_encoder(model_dir)
-    tokenizer = tokenization.SimpleWordPiece(
-        os.path.join(model_dir, "vocab.txt"))
+    tokenizer = tokenization.BertTokenizer(
+        os.path.join(model_dir, "vocab.txt"), lower_case=True)
     sentences = read_sentences(FLAGS.sentences_file)
     print(f"[2/2] embedding {len(sentences)} sentences with "
           f"{encoder.config.num_hidden_layers}-layer BERT "

@@ -100,10 +100,12 @@ class BuildTest(tf.test.TestCase):
                 if dep.startswith(":"):
                     self.assertIn(dep[1:], self.targets,
                                   f"'{name}' depends on unknown {dep}")
-        with open(os.path.join(ROOT, "requirements.txt")) as f:
-            pinned = {re.split(r"[=<>\[]", line.strip())[0].lower()
-                      for line in f if line.strip()
-                      and not line.startswith(("#", "-"))}
+        pinned = set()
+        for name in ("requirements.txt", "requirements-test.txt"):
+            with open(os.path.join(ROOT, name)) as f:
+                pinned |= {re.split(r"[=<>\[]", line.strip())[0].lower()
+                           for line in f if line.strip()
+                           and not line.startswith(("#", "-"))}
         for requirement in self.requirements:
             self.assertIn(requirement.lower(), pinned)
 
