@@ -244,26 +244,24 @@ class BertTokenizer(tf.Module):
             unknown_token="[UNK]",
             lower_case_nfd_strip_accents=lower_case,
         )
-        # Splits the normalized text on its spaces itself (its punctuation
+        # On normalized text: splits on its spaces itself (its punctuation
         # split finds nothing left to split).
-        self._split_wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=list(self.vocab),
-            suffix_indicator="##",
-            max_bytes_per_word=4 * max_chars_per_word,
-            token_out_type=tf.int32,
-            unknown_token="[UNK]",
-        )
+        self._split_wordpiece = self._fast_wordpiece()
         self._unk_sentinel = _unused_character(self.vocab)
-        self._wordpiece = tf_text.FastWordpieceTokenizer(
+        # On single words, with offsets within each word.
+        self._wordpiece = self._fast_wordpiece(no_pretokenization=True,
+                                               support_detokenization=True)
+
+    def _fast_wordpiece(self, **options):
+        return tf_text.FastWordpieceTokenizer(
             vocab=list(self.vocab),
             suffix_indicator="##",
-            # Words are capped by characters (below); the byte cap of
-            # FastWordpiece must never bind first: 4 bytes per character.
-            max_bytes_per_word=4 * max_chars_per_word,
+            # Words are capped by characters (see tokenize); the byte cap
+            # must never bind first: up to 4 bytes per character.
+            max_bytes_per_word=4 * self.max_chars_per_word,
             token_out_type=tf.int32,
             unknown_token="[UNK]",
-            no_pretokenization=True,
-            support_detokenization=True,
+            **options,
         )
 
     def _words_for_wordpiece(self, words):
