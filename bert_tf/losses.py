@@ -1,0 +1,48 @@
+"""Losses and streaming metrics of the training tasks.
+
+Each function takes the batch's features and the model's (float32) outputs
+and returns `(loss, metrics)`: the loss averaged over the replica's
+examples, and metrics as `{name: (sum, count)}` pairs that the training loop
+sums across replicas and steps before dividing.
+"""
+
+import tensorflow as tf
+
+
+def _xent(labels, logits):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=tf.cast(logits, tf.float32))
+
+
+def _accuracy_sum(labels, logits, weights=None):
+    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=labels.dtype),
+                               labels), tf.float32)
+    return tf.reduce_sum(correct if weights is None else correct * weights)
+
+
+def pretraining_loss(features, outputs):
+    """Masked LM + next sentence prediction, as google-research/bert.
+
+    MLM: cross-entropy averaged over the real masked positions
+    (`masked_lm_weights` > 0); NSP: cross-entropy averaged over the batch;
+    the loss is their sum.
+    """
+    weights = tf.cast(features["masked_lm_weights"], tf.float32)  # [B, P]
+    labels = features["masked_lm_ids"]
+    mlm_logits = outputs["mlm_logits"]  # [B, P, V]
+    num_masked = tf.reduce_sum(weights)
+    mlm_sum = tf.reduce_sum(_xent(labels, mlm_logits) * weights)
+    mlm_loss = mlm_sum / tf.maximum(num_masked, 1.0)
+    nsp_labels = features["next_sentence_labels"]
+    nsp_xent = _xent(nsp_labels, outputs["nsp_logits"])  # [B]
+    batch = tf.cast(tf.size(nsp_labels), tf.float32)
+    nsp_loss = tf.reduce_mean(nsp_xent)
+    metrics = {
+        "mlm_loss": (mlm_sum, num_masked),
+        "mlm_accuracy": (_accuracy_sum(labels, mlm_logits, weights),
+                         num_masked),
+        "nsp_loss": (tf.reduce_sum(nsp_xent), batch),
+        "nsp_accuracy": (_accuracy_sum(nsp_labels, outputs["nsp_logits"]),
+                         batch),
+    }
+    return mlm_loss + nsp_loss, metrics

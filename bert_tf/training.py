@@ -1,0 +1,192 @@
+"""One training loop for every strategy, readable top to bottom.
+
+Keras 3.15's `model.fit` fails under MultiWorkerMirroredStrategy ("Attempt
+to convert a value (PerReplica...) to a Tensor"), so bert_tf trains with a
+small custom loop around `strategy.run`, the same on one CPU, several GPUs,
+several machines (TF_CONFIG) and TPUs:
+
+1. Build model and optimizer in the strategy's scope; distribute the input.
+2. Restore the latest checkpoint of `output_dir` if there is one: model,
+   optimizer (its step counter included) and the input iterator's position,
+   so a resumed run continues exactly where the interrupted one stopped.
+3. Per step, on every replica: forward and backward (XLA-compiled with
+   `jit_compile`); gradients summed across replicas, clipped to global norm
+   1.0, applied. Loss scaling with float16.
+4. Every `log_steps`: losses, metrics, steps/s, examples/s, ETA to the
+   console and TensorBoard; every `save_checkpoints_steps`: a checkpoint.
+"""
+
+import dataclasses
+import os
+import tempfile
+import time
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from bert_tf import distribute
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How long and how to train.
+
+    Args:
+        output_dir: str. Checkpoints and TensorBoard summaries go here.
+        num_train_steps: int. Optimizer steps in all (a resumed run counts
+            the steps already done).
+        global_batch_size: int. Examples per step across all replicas.
+        save_checkpoints_steps: int. Steps between checkpoints.
+        log_steps: int. Steps between log lines and summaries.
+        jit_compile: bool. XLA-compile the forward and backward pass.
+        max_grad_norm: float. Global-norm clipping threshold.
+        keep_checkpoints: int. Checkpoints kept in `output_dir/checkpoints`.
+    """
+
+    output_dir: str
+    num_train_steps: int
+    global_batch_size: int
+    save_checkpoints_steps: int = 1000
+    log_steps: int = 100
+    jit_compile: bool = False
+    max_grad_norm: float = 1.0
+    keep_checkpoints: int = 3
+
+
+def _checkpoint_dir(strategy, output_dir):
+    # Every worker must write a multi-worker checkpoint (it is a collective
+    # operation); only the chief's lands in output_dir.
+    if distribute.is_chief(strategy):
+        return os.path.join(output_dir, "checkpoints")
+    return tempfile.mkdtemp(prefix="bert_tf_worker_checkpoint_")
+
+
+def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
+          config):
+    """Trains; returns the model and the logged metrics, a list of
+    (step, {name: value averaged since the previous log}).
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+        build_model: () -> keras.Model, called in the strategy's scope.
+        build_optimizer: () -> keras optimizer, called in the scope.
+        loss_fn: (features, outputs) -> (scalar loss, {name: (sum, count)}):
+            the loss averaged over the replica's examples, and metric sums
+            and counts (summed across replicas, divided when logged).
+        dataset_fn: (tf.distribute.InputContext) -> tf.data.Dataset of
+            per-replica batches (features dicts).
+        config: `TrainingConfig`.
+    """
+    with strategy.scope():
+        model = build_model()
+        optimizer = build_optimizer()
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    iterator = iter(dataset)
+
+    # Non-trainable variables include the dropout seed generators' states:
+    # restoring them makes a resumed run draw the masks it would have drawn.
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, iterator=iterator,
+        model_state=list(model.non_trainable_variables))
+    manager = tf.train.CheckpointManager(
+        checkpoint, _checkpoint_dir(strategy, config.output_dir),
+        max_to_keep=config.keep_checkpoints)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+        logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
+                     int(optimizer.iterations))
+
+    num_replicas = strategy.num_replicas_in_sync
+    variables = model.trainable_variables
+    # Keras matches dict inputs by position when extra keys are present, so
+    # the model gets exactly its inputs (labels stay with the loss).
+    input_names = list(model.input.keys())
+
+    @tf.function(jit_compile=config.jit_compile)
+    def forward_backward(features):
+        with tf.GradientTape() as tape:
+            outputs = model({k: features[k] for k in input_names},
+                            training=True)
+            loss, metrics = loss_fn(features, outputs)
+            # Summed over replicas below: divide so the sum is the mean.
+            scaled = loss / num_replicas
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                scaled = optimizer.scale_loss(scaled)
+        return tape.gradient(scaled, variables), metrics
+
+    def replica_step(features):
+        grads, metrics = forward_backward(features)
+        context = tf.distribute.get_replica_context()
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        threshold = config.max_grad_norm
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            # Clipping commutes with the scale; the optimizer unscales,
+            # and skips the step if anything overflowed.
+            threshold = threshold * optimizer.dynamic_scale
+        grads, _ = tf.clip_by_global_norm(grads, threshold)
+        if num_replicas > 1:
+            # The optimizer sums gradients across replicas once more; they
+            # are equal on every replica now, so hand it 1/N of the total.
+            grads = [_scale(g, 1.0 / num_replicas) for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        return metrics
+
+    @tf.function
+    def train_step(iterator):
+        metrics = strategy.run(replica_step, args=(next(iterator),))
+        return tf.nest.map_structure(
+            lambda m: strategy.reduce(tf.distribute.ReduceOp.SUM, m,
+                                      axis=None), metrics)
+
+    writer = tf.summary.create_file_writer(
+        os.path.join(config.output_dir, "train")) \
+        if distribute.is_chief(strategy) else tf.summary.create_noop_writer()
+    history = []
+    totals, start_step, start_time = {}, int(optimizer.iterations), \
+        time.time()
+    step = start_step
+    while step < config.num_train_steps:
+        metrics = train_step(iterator)
+        step = int(optimizer.iterations)
+        for name, (total, count) in metrics.items():
+            old = totals.get(name, (0.0, 0.0))
+            totals[name] = (old[0] + float(total), old[1] + float(count))
+        if step % config.save_checkpoints_steps == 0 \
+                or step == config.num_train_steps:
+            manager.save(checkpoint_number=step)
+        if step % config.log_steps == 0 or step == config.num_train_steps:
+            history.append((step, _log(step, config, totals, start_step,
+                                       start_time, writer)))
+            totals, start_step, start_time = {}, step, time.time()
+    return model, history
+
+
+def _scale(gradient, factor):
+    if isinstance(gradient, tf.IndexedSlices):  # embedding lookups
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices,
+                                gradient.dense_shape)
+    return gradient * factor
+
+
+def _log(step, config, totals, start_step, start_time, writer):
+    elapsed = max(time.time() - start_time, 1e-9)
+    steps_per_second = (step - start_step) / elapsed
+    eta = (config.num_train_steps - step) / max(steps_per_second, 1e-9)
+    values = {name: total / max(count, 1.0)
+              for name, (total, count) in totals.items()}
+    logging.info(
+        "step %d/%d  %.2f steps/s  %.1f examples/s  ETA %s  %s", step,
+        config.num_train_steps, steps_per_second,
+        steps_per_second * config.global_batch_size,
+        time.strftime("%H:%M:%S", time.gmtime(eta)),
+        "  ".join(f"{k} {v:.4f}" for k, v in sorted(values.items())))
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(name, value)
+        tf.summary.scalar("steps_per_second", steps_per_second)
+    writer.flush()
+    return values

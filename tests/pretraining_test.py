@@ -1,0 +1,122 @@
+"""Pre-training end to end: losses fall, resuming is exact, bad input."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf.data import pretraining as pretraining_data
+from tasks import pretraining
+from tests import testing
+
+CORPUS = os.path.join(testing.REPO_ROOT, "tasks", "data",
+                      "pretraining_corpus.txt")
+
+
+def _vocab():
+    return os.path.join(testing.minilm_dir(), "vocab.txt")
+
+
+def _small_config_file(test):
+    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
+                                num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=37,
+                                max_position_embeddings=64)
+    path = os.path.join(test.create_tempdir().full_path, "bert_config.json")
+    config.to_json_file(path)
+    return path
+
+
+def _run(output_dir, steps, **overrides):
+    values = dict(
+        input_files=(CORPUS,), output_dir=output_dir, vocab_file=_vocab(),
+        data=pretraining_data.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10),
+        train_batch_size=16, num_train_steps=steps, num_warmup_steps=2,
+        learning_rate=1e-3, save_checkpoints_steps=5, log_steps=5)
+    values.update(overrides)
+    return pretraining.run(pretraining.PretrainingRun(**values))
+
+
+@pytest.mark.large
+class PretrainingTest(tf.test.TestCase):
+
+    def test_losses_fall_on_the_bundled_corpus(self):
+        _, history = _run(self.create_tempdir().full_path, 120,
+                          preset="tiny", log_steps=20,
+                          save_checkpoints_steps=120)
+        first, last = history[0][1], history[-1][1]
+        # From ln(30522) = 10.3 at the start.
+        self.assertLess(first["mlm_loss"], 9.5)
+        self.assertLess(last["mlm_loss"], 5.0)
+        self.assertGreater(last["mlm_accuracy"], 0.12)
+
+    def test_run_killed_and_restarted_ends_with_uninterrupted_weights(self):
+        config_file = _small_config_file(self)
+
+        def command(output_dir):
+            return [sys.executable, "-m", "tasks.pretrain",
+                    f"--input_file={CORPUS}", f"--vocab_file={_vocab()}",
+                    f"--bert_config_file={config_file}",
+                    f"--output_dir={output_dir}", "--max_seq_length=64",
+                    "--max_predictions_per_seq=10", "--train_batch_size=16",
+                    "--num_train_steps=30", "--num_warmup_steps=2",
+                    "--learning_rate=1e-3", "--save_checkpoints_steps=5",
+                    "--log_steps=5"]
+
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        straight = self.create_tempdir().full_path
+        subprocess.run(command(straight), check=True, capture_output=True,
+                       cwd=testing.REPO_ROOT, env=env)
+        resumed = self.create_tempdir().full_path
+        process = subprocess.Popen(command(resumed), cwd=testing.REPO_ROOT,
+                                   env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        marker = os.path.join(resumed, "checkpoints", "ckpt-10.index")
+        deadline = time.time() + 300
+        while not os.path.exists(marker) and process.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.assertTrue(os.path.exists(marker))
+        self.assertFalse(os.path.exists(os.path.join(resumed, "model")))
+        subprocess.run(command(resumed), check=True, capture_output=True,
+                       cwd=testing.REPO_ROOT, env=env)
+        a = checkpoints.load_model(os.path.join(straight, "model"))
+        b = checkpoints.load_model(os.path.join(resumed, "model"))
+        for x, y in zip(a.get_weights(), b.get_weights()):
+            self.assertAllEqual(x, y)
+
+    def test_vocab_that_does_not_match_the_config_is_an_error(self):
+        config = configs.BertConfig(vocab_size=1000, hidden_size=32,
+                                    num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=64)
+        path = os.path.join(self.create_tempdir().full_path, "cfg.json")
+        config.to_json_file(path)
+        with self.assertRaisesRegex(configs.ConfigError,
+                                    "has 30522 tokens but the model's "
+                                    "vocab_size is 1000"):
+            _run(self.create_tempdir().full_path, 1, bert_config_file=path)
+
+    def test_cli_reports_user_errors_with_exit_code_2(self):
+        result = subprocess.run(
+            [sys.executable, "-m", "tasks.pretrain",
+             f"--input_file={CORPUS}", f"--vocab_file={_vocab()}",
+             f"--output_dir={self.create_tempdir().full_path}",
+             "--max_seq_length=512", "--max_predictions_per_seq=20"],
+            capture_output=True, text=True, cwd=testing.REPO_ROOT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+        self.assertIn("max_predictions_per_seq 20 is too small",
+                      result.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()
