@@ -43,6 +43,27 @@ def get_strategy(name="default", tpu=None):
                      f"{', '.join(STRATEGIES)}")
 
 
+def num_workers(strategy):
+    """Machines in the cluster (1 without TF_CONFIG)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return len(spec.get("worker", [])) + len(spec.get("chief", []))
+
+
+def worker_index(strategy):
+    """This machine's position among the workers (0 on a single machine);
+    a chief, if the cluster has one, comes first."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return 0
+    if resolver.task_type == "chief":
+        return 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_id + (1 if has_chief else 0)
+
+
 def is_chief(strategy):
     """True on the worker that writes checkpoints and summaries."""
     resolver = getattr(strategy, "cluster_resolver", None)

@@ -18,7 +18,6 @@ several machines (TF_CONFIG) and TPUs:
 
 import dataclasses
 import os
-import tempfile
 import time
 
 from absl import logging
@@ -55,11 +54,14 @@ class TrainingConfig:
 
 
 def _checkpoint_dir(strategy, output_dir):
-    # Every worker must write a multi-worker checkpoint (it is a collective
-    # operation); only the chief's lands in output_dir.
+    # Every worker writes a multi-worker checkpoint (saving is a collective
+    # operation); the chief's is the one to resume from, the others' stay
+    # beside it for inspection (their variables are mirrored copies).
     if distribute.is_chief(strategy):
         return os.path.join(output_dir, "checkpoints")
-    return tempfile.mkdtemp(prefix="bert_tf_worker_checkpoint_")
+    resolver = strategy.cluster_resolver
+    return os.path.join(output_dir, "worker_checkpoints",
+                        f"{resolver.task_type}_{resolver.task_id}")
 
 
 def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
@@ -74,8 +76,9 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
         loss_fn: (features, outputs) -> (scalar loss, {name: (sum, count)}):
             the loss averaged over the replica's examples, and metric sums
             and counts (summed across replicas, divided when logged).
-        dataset_fn: (tf.distribute.InputContext) -> tf.data.Dataset of
-            per-replica batches (features dicts).
+        dataset_fn: (tf.distribute.InputContext, batch_size) ->
+            tf.data.Dataset of this worker's batches (features dicts) of
+            `batch_size` = global batch / number of workers.
         config: `TrainingConfig`.
     """
     with strategy.scope():
@@ -84,8 +87,17 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
         if keras.mixed_precision.global_policy().name == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
-    dataset = strategy.distribute_datasets_from_function(dataset_fn)
-    iterator = iter(dataset)
+    # Each worker reads its own shard through a plain tf.data iterator (tf.
+    # distribute's own iterators cannot be checkpointed across workers) and
+    # hands each local replica its slice of the batch.
+    num_workers = distribute.num_workers(strategy)
+    local_replicas = strategy.num_replicas_in_sync // num_workers
+    context = tf.distribute.InputContext(
+        num_input_pipelines=num_workers,
+        input_pipeline_id=distribute.worker_index(strategy),
+        num_replicas_in_sync=strategy.num_replicas_in_sync)
+    iterator = iter(dataset_fn(context,
+                               config.global_batch_size // num_workers))
 
     # Non-trainable variables include the dropout seed generators' states:
     # restoring them makes a resumed run draw the masks it would have drawn.
@@ -98,7 +110,7 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_consumed()
         logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
-                     int(optimizer.iterations))
+                     int(optimizer.iterations.numpy()))
 
     num_replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables
@@ -135,9 +147,18 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
         optimizer.apply_gradients(zip(grads, variables))
         return metrics
 
+    def replica_slice(batch):
+        def value_fn(value_context):
+            index = value_context.replica_id_in_sync_group % local_replicas
+            return tf.nest.map_structure(
+                lambda t: tf.split(t, local_replicas)[index], batch)
+        return strategy.experimental_distribute_values_from_function(value_fn)
+
     @tf.function
     def train_step(iterator):
-        metrics = strategy.run(replica_step, args=(next(iterator),))
+        features = replica_slice(next(iterator)) if local_replicas > 1 \
+            else next(iterator)
+        metrics = strategy.run(replica_step, args=(features,))
         return tf.nest.map_structure(
             lambda m: strategy.reduce(tf.distribute.ReduceOp.SUM, m,
                                       axis=None), metrics)
@@ -146,12 +167,12 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
         os.path.join(config.output_dir, "train")) \
         if distribute.is_chief(strategy) else tf.summary.create_noop_writer()
     history = []
-    totals, start_step, start_time = {}, int(optimizer.iterations), \
+    totals, start_step, start_time = {}, int(optimizer.iterations.numpy()), \
         time.time()
     step = start_step
     while step < config.num_train_steps:
         metrics = train_step(iterator)
-        step = int(optimizer.iterations)
+        step = int(optimizer.iterations.numpy())
         for name, (total, count) in metrics.items():
             old = totals.get(name, (0.0, 0.0))
             totals[name] = (old[0] + float(total), old[1] + float(count))

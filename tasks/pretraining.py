@@ -93,6 +93,8 @@ def build_pretrainer(config, init_checkpoint=None):
 def run(run):
     """Pre-trains; returns the saved bert_tf model directory and the logged
     metrics ([(step, {name: value})])."""
+    # First: multi-worker collectives must be set up before any TF op runs.
+    strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
     tokenizer = tokenization.BertTokenizer(run.vocab_file, run.do_lower_case)
     tokenization.check_lower_case(run.vocab_file, run.do_lower_case,
                                   run.init_checkpoint)
@@ -102,10 +104,8 @@ def run(run):
     # Initial weights and dropout masks follow the seed too: a run is a
     # function of its flags, which exact resumption relies on.
     keras.utils.set_random_seed(run.data.seed)
-    strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
 
-    def dataset_fn(context):
-        batch_size = context.get_per_replica_batch_size(run.train_batch_size)
+    def dataset_fn(context, batch_size):
         shard = (context.num_input_pipelines, context.input_pipeline_id) \
             if context.num_input_pipelines > 1 else None
         if run.input_format == "tfrecord":

@@ -1,7 +1,9 @@
 """Pre-training end to end: losses fall, resuming is exact, bad input."""
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,6 +95,47 @@ class PretrainingTest(tf.test.TestCase):
         b = checkpoints.load_model(os.path.join(resumed, "model"))
         for x, y in zip(a.get_weights(), b.get_weights()):
             self.assertAllEqual(x, y)
+
+    def test_two_workers_on_localhost_train_in_sync(self):
+        config_file = _small_config_file(self)
+        output_dir = self.create_tempdir().full_path
+        ports = []
+        for _ in range(2):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                ports.append(s.getsockname()[1])
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+        workers = []
+        for index in range(2):
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {
+                       "type": "worker", "index": index}})}
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "tasks.pretrain",
+                 f"--input_file={CORPUS}", f"--vocab_file={_vocab()}",
+                 f"--bert_config_file={config_file}",
+                 f"--output_dir={output_dir}", "--max_seq_length=64",
+                 "--max_predictions_per_seq=10", "--train_batch_size=16",
+                 "--num_train_steps=10", "--num_warmup_steps=2",
+                 "--save_checkpoints_steps=10",
+                 "--distribution_strategy=multi_worker_mirrored"],
+                cwd=testing.REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True))
+        for worker in workers:
+            output, _ = worker.communicate(timeout=600)
+            self.assertEqual(worker.returncode, 0, output[-3000:])
+        chief = tf.train.load_checkpoint(
+            os.path.join(output_dir, "checkpoints", "ckpt-10"))
+        other = tf.train.load_checkpoint(os.path.join(
+            output_dir, "worker_checkpoints", "worker_1", "ckpt-10"))
+        names = [n for n in chief.get_variable_to_shape_map()
+                 if "ITERATOR" not in n and "OBJECT_GRAPH" not in n]
+        self.assertGreater(len(names), 100)
+        for name in names:
+            self.assertAllEqual(chief.get_tensor(name), other.get_tensor(name),
+                                msg=name)
+        self.assertEqual(int(chief.get_tensor(
+            "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")), 10)
 
     def test_vocab_that_does_not_match_the_config_is_an_error(self):
         config = configs.BertConfig(vocab_size=1000, hidden_size=32,
