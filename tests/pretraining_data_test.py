@@ -185,6 +185,30 @@ class PretrainingDataTest(tf.test.TestCase):
                         and len(chosen) < 10:
                     self.assertIn(p + 1, chosen)
 
+    def test_static_tfrecords_hold_the_pipeline_examples_in_google_format(
+            self):
+        from bert_tf.data import create_pretraining_data
+
+        config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+        out = os.path.join(self.create_tempdir().full_path, "train.tfrecord")
+        count = create_pretraining_data.write_examples(
+            [self.corpus], tokenizer(), config, [out], dupe_factor=1)
+        self.assertGreater(count, 300)
+        names = set(tf.train.Example.FromString(next(iter(
+            tf.data.TFRecordDataset(out))).numpy()).features.feature)
+        self.assertEqual(names, {
+            "input_ids", "input_mask", "segment_ids", "masked_lm_positions",
+            "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"})
+        static = next(pretraining.google_tfrecord_dataset(
+            [out], config, batch_size=count).as_numpy_iterator())
+        dynamic = list(pretraining.pretraining_dataset(
+            [self.corpus], tokenizer(), config, batch_size=256,
+            num_epochs=1).as_numpy_iterator())
+        for key in pretraining.FEATURES:
+            self.assertAllEqual(
+                static[key], np.concatenate([b[key] for b in dynamic]))
+
     def test_max_predictions_too_small_is_an_error(self):
         with self.assertRaisesRegex(
                 pretraining.PretrainingDataError,

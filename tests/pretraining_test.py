@@ -137,6 +137,24 @@ class PretrainingTest(tf.test.TestCase):
         self.assertEqual(int(chief.get_tensor(
             "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")), 10)
 
+    def test_trains_from_google_format_tfrecords(self):
+        from bert_tf import tokenization
+        from bert_tf.data import create_pretraining_data
+
+        config = pretraining_data.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+        records = os.path.join(self.create_tempdir().full_path, "t.tfrecord")
+        create_pretraining_data.write_examples(
+            [CORPUS], tokenization.BertTokenizer(_vocab()), config,
+            [records], dupe_factor=1)
+        model_dir, history = _run(
+            self.create_tempdir().full_path, 4, input_files=(records,),
+            input_format="tfrecord", bert_config_file=_small_config_file(self),
+            log_steps=2)
+        self.assertLen(history, 2)
+        self.assertTrue(os.path.isfile(os.path.join(model_dir,
+                                                    "weights.safetensors")))
+
     def test_vocab_that_does_not_match_the_config_is_an_error(self):
         config = configs.BertConfig(vocab_size=1000, hidden_size=32,
                                     num_hidden_layers=1, num_attention_heads=2,

@@ -330,13 +330,13 @@ def _features(a, b, is_random, batch_seed, tokenizer, config,
     }
 
 
-def _epochs(files, seed_offset, shard):
+def _epochs(files, seed_offset, shard, num_epochs=None):
     """Documents of every epoch in a fixed order: (epoch, index, sentences).
     With `seed_offset`, shuffled (the partner stream)."""
     documents = read_documents(files).enumerate()
     if shard is not None:
         documents = documents.shard(*shard)
-    stream = tf.data.Dataset.range(2 ** 62).flat_map(
+    stream = tf.data.Dataset.range(num_epochs or 2 ** 62).flat_map(
         lambda epoch: documents.map(lambda i, s: (epoch, i, s)))
     if seed_offset:
         stream = stream.shuffle(1000, seed=seed_offset,
@@ -345,8 +345,9 @@ def _epochs(files, seed_offset, shard):
 
 
 def pretraining_dataset(files, tokenizer, config, batch_size,
-                        shuffle_buffer=10000, shard=None):
-    """Endless batches of pre-training features from text files.
+                        shuffle_buffer=10000, shard=None, num_epochs=None):
+    """Batches of pre-training features from text files, endless unless
+    `num_epochs` passes over the documents are asked for.
 
     Args:
         files: list of text files (see `expand_input_files`).
@@ -355,6 +356,8 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
         batch_size: int. B, per input pipeline.
         shuffle_buffer: int. Instances shuffled across documents.
         shard: optional (num_shards, index): this pipeline's documents.
+        num_epochs: optional int. Passes over the documents, each with new
+            instances and masks (the last batch may then be smaller).
 
     Returns:
         A `tf.data.Dataset` of dicts of `FEATURES`, [B, S] / [B, P] / [B].
@@ -363,7 +366,7 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
         raise PretrainingDataError("no input files")
     is_continuation = tf.constant(
         [t.startswith("##") for t in tokenizer.vocab], tf.bool)
-    main = _epochs(files, 0, shard)
+    main = _epochs(files, 0, shard, num_epochs)
     # B of a random pair comes from a shuffled stream of the documents; the
     # first of three consecutive ones that is not this document, else the
     # next document in file order (another one whenever there are two).
@@ -392,7 +395,8 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
     dataset = dataset.flat_map(instances)
     dataset = dataset.shuffle(shuffle_buffer, seed=config.seed,
                               reshuffle_each_iteration=True)
-    dataset = dataset.ragged_batch(batch_size, drop_remainder=True)
+    dataset = dataset.ragged_batch(batch_size,
+                                   drop_remainder=num_epochs is None)
     dataset = dataset.enumerate().map(
         lambda i, batch: _features(*batch, _seed(config.seed, i, 7),
                                    tokenizer, config, is_continuation),
