@@ -13,7 +13,6 @@ as in tokenization.
 """
 
 import collections
-import glob
 import os
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from bert_tf import data
 from bert_tf import tokenization
 
 FLAGS = flags.FLAGS
@@ -49,16 +49,6 @@ def reserved_tokens(num_unused=99):
     """[PAD], [unused0..num_unused-1], [UNK], [CLS], [SEP], [MASK]."""
     return (["[PAD]"] + [f"[unused{i}]" for i in range(num_unused)]
             + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-
-
-def expand_inputs(patterns):
-    files = []
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern))
-        if not matched:
-            raise FileNotFoundError(f"--input {pattern!r} matches no file")
-        files.extend(matched)
-    return files
 
 
 def count_words(files, lower_case, max_lines=None, batch_size=1024):
@@ -113,14 +103,14 @@ def write_vocab(tokens, path, overwrite=False):
 def main(argv):
     del argv
     try:
-        files = expand_inputs(FLAGS.input)
+        files = data.expand_input_files(FLAGS.input)
         counts = count_words(files, FLAGS.do_lower_case, FLAGS.max_lines)
         logging.info("%d distinct words in %d file(s)", len(counts),
                      len(files))
         tokens = learn_vocab(counts, FLAGS.vocab_size, FLAGS.num_unused,
                              FLAGS.min_count)
         write_vocab(tokens, FLAGS.output, FLAGS.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {FLAGS.output}: {len(tokens)} tokens "

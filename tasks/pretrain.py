@@ -25,6 +25,7 @@ from absl import app
 from absl import flags
 
 from bert_tf import configs
+from bert_tf import data as bert_tf_data
 from bert_tf import distribute
 from bert_tf import optimization
 from bert_tf import tokenization
@@ -114,6 +115,7 @@ def main(argv):
     try:
         model_dir, _ = pretraining.run(run_from_flags())
     except (configs.ConfigError, data.PretrainingDataError,
+            bert_tf_data.InputFilesError,
             tokenization.VocabError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

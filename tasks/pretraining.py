@@ -17,6 +17,7 @@ import keras
 
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf import data
 from bert_tf import distribute
 from bert_tf import losses
 from bert_tf import models
@@ -99,7 +100,7 @@ def run(run):
     tokenization.check_lower_case(run.vocab_file, run.do_lower_case,
                                   run.init_checkpoint)
     config = bert_config(run, tokenizer.vocab_size)
-    files = pretraining_data.expand_input_files(run.input_files)
+    files = data.expand_input_files(run.input_files)
     keras.mixed_precision.set_global_policy(PRECISIONS[run.mixed_precision])
     # Initial weights and dropout masks follow the seed too: a run is a
     # function of its flags, which exact resumption relies on.

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from bert_tf import data
 from bert_tf import tokenization
 from bert_tf.data import pretraining
 from tests import testing
@@ -218,9 +219,22 @@ class PretrainingDataTest(tf.test.TestCase):
                                               max_predictions_per_seq=20)
 
     def test_input_glob_matching_nothing_is_named(self):
-        with self.assertRaisesRegex(pretraining.PretrainingDataError,
+        with self.assertRaisesRegex(data.InputFilesError,
                                     "input '/no/such/\\*.txt' matches no"):
-            pretraining.expand_input_files(["/no/such/*.txt"])
+            data.expand_input_files(["/no/such/*.txt"])
+
+    def test_invalid_utf8_bytes_are_dropped_not_fatal(self):
+        path = self.create_tempfile(content=(
+            b"first doc sen\xfftence one .\nsecond \xc3 sentence .\n\n"
+            b"other document here .\nand more text .\n")).full_path
+        batch = next(pretraining.pretraining_dataset(
+            [path], tokenizer(), pretraining.PretrainingDataConfig(
+                max_seq_length=32, max_predictions_per_seq=5),
+            batch_size=2).as_numpy_iterator())
+        self.assertEqual(batch["input_word_ids"].shape, (2, 32))
+        self.assertNotIn(tokenizer().unk_id,
+                         batch["masked_lm_ids"][batch["masked_lm_weights"]
+                                                > 0])
 
     def test_single_document_corpus_is_an_error(self):
         path = self.create_tempfile(content="one sentence .\nanother .\n"

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf import data
 from bert_tf.data import pretraining as pretraining_data
 from tasks import pretraining
 from tests import testing
@@ -154,6 +155,22 @@ class PretrainingTest(tf.test.TestCase):
         self.assertLen(history, 2)
         self.assertTrue(os.path.isfile(os.path.join(model_dir,
                                                     "weights.safetensors")))
+
+    def test_mixed_precision_and_xla_steps_run(self):
+        config_file = _small_config_file(self)
+        for precision, jit in (("bf16", True), ("fp16", False)):
+            _, history = _run(self.create_tempdir().full_path, 2,
+                              bert_config_file=config_file,
+                              mixed_precision=precision, jit_compile=jit,
+                              log_steps=2)
+            loss = history[-1][1]["mlm_loss"]
+            self.assertTrue(0 < loss < 20, (precision, loss))
+
+    def test_empty_input_files_are_an_error(self):
+        empty = self.create_tempfile(content="").full_path
+        with self.assertRaisesRegex(data.InputFilesError, "holds no text"):
+            _run(self.create_tempdir().full_path, 1, input_files=(empty,),
+                 bert_config_file=_small_config_file(self))
 
     def test_vocab_that_does_not_match_the_config_is_an_error(self):
         config = configs.BertConfig(vocab_size=1000, hidden_size=32,

@@ -6,6 +6,7 @@ import sys
 
 import tensorflow as tf
 
+from bert_tf import data
 from bert_tf import tokenization
 from bert_tf import vocab
 from tests import testing
@@ -62,9 +63,9 @@ class VocabTest(tf.test.TestCase):
         self.assertIn(f"{out} exists; pass --overwrite", again.stderr)
 
     def test_input_matching_no_file_is_named(self):
-        with self.assertRaisesRegex(FileNotFoundError,
-                                    "--input '/no/\\*.txt' matches no file"):
-            vocab.expand_inputs(["/no/*.txt"])
+        with self.assertRaisesRegex(data.InputFilesError,
+                                    "input '/no/\\*.txt' matches no file"):
+            data.expand_input_files(["/no/*.txt"])
 
     def test_vocab_size_below_reserved_tokens_is_an_error(self):
         with self.assertRaisesRegex(ValueError, "vocab_size 50 leaves no room "

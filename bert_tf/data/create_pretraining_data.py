@@ -24,6 +24,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from bert_tf import data
 from bert_tf import tokenization
 from bert_tf.data import pretraining
 
@@ -103,12 +104,13 @@ def main(argv):
             short_seq_prob=FLAGS.short_seq_prob,
             whole_word_mask=FLAGS.do_whole_word_mask,
             seed=FLAGS.random_seed)
-        files = pretraining.expand_input_files(FLAGS.input_file)
+        files = data.expand_input_files(FLAGS.input_file)
         tokenizer = tokenization.BertTokenizer(FLAGS.vocab_file,
                                                FLAGS.do_lower_case)
         count = write_examples(files, tokenizer, config, FLAGS.output_file,
                                FLAGS.dupe_factor)
-    except (pretraining.PretrainingDataError, tokenization.VocabError) as e:
+    except (data.InputFilesError, pretraining.PretrainingDataError,
+            tokenization.VocabError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     logging.info("Wrote %d examples to %s", count,

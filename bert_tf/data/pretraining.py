@@ -27,7 +27,6 @@ epoch, and an iterator checkpoint resumes it exactly.
 """
 
 import dataclasses
-import glob
 
 import tensorflow as tf
 import tensorflow_text as tf_text
@@ -74,17 +73,6 @@ class PretrainingDataConfig:
                 f"too small: masking {self.masked_lm_prob:.0%} of up to "
                 f"{self.max_seq_length - 3} pieces selects up to {needed}; "
                 f"use --max_predictions_per_seq={needed} or more")
-
-
-def expand_input_files(patterns):
-    """Sorted files of comma-separated globs; an error names a bad glob."""
-    files = []
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern))
-        if not matched:
-            raise PretrainingDataError(f"input {pattern!r} matches no file")
-        files.extend(matched)
-    return files
 
 
 def _documents_of_file(text):
@@ -350,7 +338,7 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
     `num_epochs` passes over the documents are asked for.
 
     Args:
-        files: list of text files (see `expand_input_files`).
+        files: list of text files (see `bert_tf.data.expand_input_files`).
         tokenizer: `bert_tf.BertTokenizer`.
         config: `PretrainingDataConfig`.
         batch_size: int. B, per input pipeline.
@@ -434,8 +422,7 @@ def google_tfrecord_dataset(files, config, batch_size, shard=None):
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shard is not None:
         dataset = dataset.shard(*shard)
-    dataset = dataset.interleave(tf.data.TFRecordDataset,
-                                 deterministic=True).repeat()
+    dataset = dataset.interleave(tf.data.TFRecordDataset).repeat()
     return (dataset.batch(batch_size, drop_remainder=True)
             .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
