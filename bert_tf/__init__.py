@@ -30,4 +30,10 @@ from bert_tf.models import BertSpanLabeler  # noqa: E402
 from bert_tf.models import BertTokenTagger  # noqa: E402
 from bert_tf.tokenization import BertTokenizer  # noqa: E402
 
+__all__ = [
+    "BertClassifier", "BertConfig", "BertEncoder", "BertMultipleChoice",
+    "BertPretrainer", "BertSpanLabeler", "BertTokenTagger", "BertTokenizer",
+    "CheckpointError", "ConfigError", "load_encoder", "load_model",
+    "load_pretrainer", "save_model",
+]
 __version__ = "0.1.0"
