@@ -69,7 +69,7 @@ class PretrainingTest(tf.test.TestCase):
                     f"--bert_config_file={config_file}",
                     f"--output_dir={output_dir}", "--max_seq_length=64",
                     "--max_predictions_per_seq=10", "--train_batch_size=16",
-                    "--num_train_steps=30", "--num_warmup_steps=2",
+                    "--num_train_steps=60", "--num_warmup_steps=2",
                     "--learning_rate=1e-3", "--save_checkpoints_steps=5",
                     "--log_steps=5"]
 
