@@ -1,4 +1,4 @@
-"""Converts a BERT checkpoint into a bert_tf model directory (or back).
+r"""Converts a BERT checkpoint into a bert_tf model directory (or back).
 
     python -m bert_tf.convert --from=hf --input=PATH/TO/HF_DIR --output=DIR
     python -m bert_tf.convert --from=google \

@@ -1,4 +1,4 @@
-"""Learns a BERT word-piece vocabulary from a corpus.
+r"""Learns a BERT word-piece vocabulary from a corpus.
 
     python -m bert_tf.vocab --input='corpus/*.txt' --vocab_size=30522 \
         --output=vocab.txt [--do_lower_case=false]

@@ -1,4 +1,4 @@
-"""Pre-trains BERT (masked LM + next sentence prediction).
+r"""Pre-trains BERT (masked LM + next sentence prediction).
 
     python -m tasks.pretrain \
         --input_file='corpus/*.txt' --vocab_file=vocab.txt --preset=base \

@@ -1,4 +1,4 @@
-"""Writes pre-training examples to TFRecords (the static mode).
+r"""Writes pre-training examples to TFRecords (the static mode).
 
     python -m bert_tf.data.create_pretraining_data \
         --input_file='corpus/*.txt' --output_file=data/train.tfrecord \
