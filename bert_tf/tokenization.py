@@ -316,12 +316,11 @@ class BertTokenizer(tf.Module):
         rows = pieces.value_rowids()
         base = tf.gather(word_starts.flat_values, rows)
         # An over-long word's single [UNK] spans the whole word.
-        ends = tf.where(tf.gather(too_long, rows),
-                        tf.gather(tf.strings.length(words.flat_values,
-                                                    unit="BYTE"), rows),
-                        tf.cast(ends.flat_values, tf.int32))
+        word_bytes = tf.cast(tf.strings.length(words.flat_values), tf.int64)
+        ends = tf.where(tf.gather(too_long, rows), tf.gather(word_bytes, rows),
+                        ends.flat_values)
         starts = base + starts.flat_values
-        ends = base + tf.cast(ends, tf.int64)
+        ends = base + ends
 
         def regroup(values):
             return words.with_flat_values(

@@ -58,14 +58,15 @@ class PretrainingRun:
     mixed_precision: str = "fp32"
 
 
-def bert_config(run, vocab_size):
-    """The architecture: a config file, a preset, or the init checkpoint's."""
+def bert_config(run, vocab_size, init_config=None):
+    """The architecture: a config file, a preset, or the init checkpoint's
+    (`init_config`)."""
     if run.bert_config_file:
         config = configs.BertConfig.from_json_file(run.bert_config_file)
     elif run.preset:
         config = configs.BertConfig.preset(run.preset, vocab_size=vocab_size)
-    elif run.init_checkpoint:
-        config, _, _, _ = checkpoints.read_checkpoint(run.init_checkpoint)
+    elif init_config is not None:
+        config = init_config
     else:
         raise configs.ConfigError(
             "no architecture: pass --bert_config_file, --preset or "
@@ -78,16 +79,17 @@ def bert_config(run, vocab_size):
     return config
 
 
-def build_pretrainer(config, init_checkpoint=None):
-    """Encoder + MLM + NSP heads, from `init_checkpoint` when given (heads
-    stay freshly initialised if the checkpoint has none)."""
+def build_pretrainer(config, init_weights=None, source=None):
+    """Encoder + MLM + NSP heads, set from canonical `init_weights` (read
+    from `source`) when given; heads stay freshly initialised if the
+    weights have none."""
     pretrainer = models.BertPretrainer(encoder_lib.BertEncoder(config))
-    if init_checkpoint:
-        _, weights, _, _ = checkpoints.read_checkpoint(init_checkpoint)
-        target = pretrainer if checkpoints.has_pretraining_heads(weights) \
+    if init_weights is not None:
+        target = pretrainer \
+            if checkpoints.has_pretraining_heads(init_weights) \
             else pretrainer.encoder
-        checkpoints.assign_weights(target, weights, init_checkpoint)
-        logging.info("Initialised %s from %s", target.name, init_checkpoint)
+        checkpoints.assign_weights(target, init_weights, source)
+        logging.info("Initialised %s from %s", target.name, source)
     return pretrainer
 
 
@@ -99,7 +101,11 @@ def run(run):
     tokenizer = tokenization.BertTokenizer(run.vocab_file, run.do_lower_case)
     tokenization.check_lower_case(run.vocab_file, run.do_lower_case,
                                   run.init_checkpoint)
-    config = bert_config(run, tokenizer.vocab_size)
+    init_config = init_weights = None
+    if run.init_checkpoint:  # read once: config and weights
+        init_config, init_weights, _, _ = checkpoints.read_checkpoint(
+            run.init_checkpoint)
+    config = bert_config(run, tokenizer.vocab_size, init_config)
     files = data.expand_input_files(run.input_files)
     keras.mixed_precision.set_global_policy(PRECISIONS[run.mixed_precision])
     # Initial weights and dropout masks follow the seed too: a run is a
@@ -117,7 +123,8 @@ def run(run):
 
     pretrainer, history = training.train(
         strategy,
-        build_model=lambda: build_pretrainer(config, run.init_checkpoint),
+        build_model=lambda: build_pretrainer(config, init_weights,
+                                             run.init_checkpoint),
         build_optimizer=lambda: optimization.create_optimizer(
             run.optimizer, run.learning_rate, run.num_train_steps,
             run.num_warmup_steps),

@@ -104,9 +104,9 @@ def _seed(*parts):
     return tf.stack([mixed % 2147483647, (mixed // 2147483647) % 2147483647])
 
 
-def _uniform(seed, counter, low=0.0, high=1.0):
-    return tf.random.stateless_uniform([], _seed(seed[0], seed[1], counter),
-                                       minval=low, maxval=high)
+def _uniform(seed, counter):
+    """Uniform float in [0, 1), as random.random."""
+    return tf.random.stateless_uniform([], _seed(seed[0], seed[1], counter))
 
 
 def _randint(seed, counter, low, high):
