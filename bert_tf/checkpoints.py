@@ -265,14 +265,27 @@ _MODEL_CLASSES = {cls.__name__: cls for cls in (
     models.BertMultipleChoice, models.BertSpanLabeler, models.BertTokenTagger)}
 
 
-def load_model(directory):
-    """The model a bert_tf model directory was saved from, weights loaded."""
+def read_model_description(directory):
+    """bert_tf_model.json of a model directory: model class, arguments,
+    source and (fine-tuned models) task."""
     path = os.path.join(directory, MODEL_FILE)
     if not os.path.isfile(path):
         raise CheckpointError(f"{directory}: not a bert_tf model directory "
                               f"({MODEL_FILE} missing)")
-    with open(path, encoding="utf-8") as f:
-        description = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            description = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON: {e}") from e
+    if not isinstance(description, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return description
+
+
+def load_model(directory):
+    """The model a bert_tf model directory was saved from, weights loaded."""
+    path = os.path.join(directory, MODEL_FILE)
+    description = read_model_description(directory)
     class_name = description.get("model")
     if class_name not in _MODEL_CLASSES:
         raise CheckpointError(f"{path}: unknown model class {class_name!r}")
@@ -342,8 +355,12 @@ def _encoder_of(model):
         else model.encoder
 
 
-def save_model(directory, model, vocab_file, source=None):
-    """Writes `model` as a bert_tf model directory, atomically."""
+def save_model(directory, model, vocab_file, source=None, task=None):
+    """Writes `model` as a bert_tf model directory, atomically.
+
+    `task` (a JSON-able dict: task name, labels, max_seq_length, ...) is
+    kept in bert_tf_model.json for exports and evaluation runs.
+    """
     from safetensors.numpy import save_file
 
     _check_vocab_file(vocab_file)
@@ -359,7 +376,8 @@ def save_model(directory, model, vocab_file, source=None):
             json.dump({"format_version": FORMAT_VERSION,
                        "model": type(model).__name__,
                        "arguments": _model_arguments(model),
-                       "source": source}, f, indent=2)
+                       "source": source,
+                       "task": task}, f, indent=2)
             f.write("\n")
     logging.info("Saved %s (%d weights) to %s", type(model).__name__,
                  len(weights), directory)

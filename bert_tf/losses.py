@@ -46,3 +46,23 @@ def pretraining_loss(features, outputs):
                          batch),
     }
     return mlm_loss + nsp_loss, metrics
+
+
+def classification_loss(features, outputs):
+    """Cross-entropy over classes (or choices); metric: accuracy."""
+    labels = tf.cast(features["label"], tf.int32)
+    logits = outputs["logits"]  # [B, C]
+    xent = _xent(labels, logits)
+    count = tf.cast(tf.size(labels), tf.float32)
+    metrics = {"loss": (tf.reduce_sum(xent), count),
+               "accuracy": (_accuracy_sum(labels, logits), count)}
+    return tf.reduce_mean(xent), metrics
+
+
+def regression_loss(features, outputs):
+    """Mean squared error of the single output (STS-B scores)."""
+    labels = tf.cast(features["label"], tf.float32)
+    predictions = tf.cast(outputs["logits"][:, 0], tf.float32)  # [B]
+    squared = tf.math.squared_difference(predictions, labels)
+    count = tf.cast(tf.size(labels), tf.float32)
+    return tf.reduce_mean(squared), {"loss": (tf.reduce_sum(squared), count)}

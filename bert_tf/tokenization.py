@@ -355,8 +355,8 @@ class BertTokenizer(tf.Module):
                 tf.gather(self._tokens, ids.flat_values))
         return tf.gather(self._tokens, ids)
 
-    def pack(self, segments, seq_length):
-        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, padded to seq_length.
+    def combine(self, segments, seq_length):
+        """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, unpadded.
 
         Over-long pairs are trimmed as the original did: one piece at a time
         from the end of the longer segment (B on ties), which is
@@ -364,11 +364,10 @@ class BertTokenizer(tf.Module):
 
         Args:
             segments: list of 1 or 2 ragged [B, (pieces)] id tensors.
-            seq_length: int. Output length, special tokens included.
+            seq_length: int. Longest output, special tokens included.
 
         Returns:
-            dict of int32 [B, seq_length]: input_word_ids, input_mask,
-            input_type_ids.
+            (input_word_ids, input_type_ids): ragged int32 [B, (length)].
         """
         if not 1 <= len(segments) <= 2:
             raise ValueError(f"pack takes 1 or 2 segments, got "
@@ -382,6 +381,16 @@ class BertTokenizer(tf.Module):
             [tf.cast(s, tf.int32) for s in segments])
         ids, types = tf_text.combine_segments(trimmed, self.cls_id,
                                               self.sep_id)
+        return tf.cast(ids, tf.int32), tf.cast(types, tf.int32)
+
+    def pack(self, segments, seq_length):
+        """`combine`, then padded to seq_length.
+
+        Returns:
+            dict of int32 [B, seq_length]: input_word_ids, input_mask,
+            input_type_ids.
+        """
+        ids, types = self.combine(segments, seq_length)
         word_ids, mask = tf_text.pad_model_inputs(ids, seq_length,
                                                   pad_value=self.pad_id)
         type_ids, _ = tf_text.pad_model_inputs(types, seq_length)

@@ -27,6 +27,11 @@ import tensorflow as tf
 from bert_tf import distribute
 
 
+# --mixed_precision values -> Keras dtype policies.
+PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16",
+              "fp16": "mixed_float16"}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """How long and how to train.

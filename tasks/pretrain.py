@@ -29,6 +29,7 @@ from bert_tf import data as bert_tf_data
 from bert_tf import distribute
 from bert_tf import optimization
 from bert_tf import tokenization
+from bert_tf import training
 from bert_tf.data import pretraining as data
 from tasks import pretraining
 
@@ -74,7 +75,7 @@ flags.DEFINE_enum("distribution_strategy", "default",
 flags.DEFINE_string("tpu", None, "TPU name or address (with "
                     "--distribution_strategy=tpu).")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
-flags.DEFINE_enum("mixed_precision", "fp32", list(pretraining.PRECISIONS),
+flags.DEFINE_enum("mixed_precision", "fp32", list(training.PRECISIONS),
                   "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).")
 flags.mark_flags_as_required(["input_file", "output_dir", "vocab_file"])
 

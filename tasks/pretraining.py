@@ -27,10 +27,6 @@ from bert_tf import training
 from bert_tf.data import pretraining as pretraining_data
 from bert_tf.layers import encoder as encoder_lib
 
-PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16",
-              "fp16": "mixed_float16"}
-
-
 @dataclasses.dataclass(frozen=True)
 class PretrainingRun:
     """Everything one pre-training run needs (see tasks/pretrain.py flags)."""
@@ -107,7 +103,8 @@ def run(run):
             run.init_checkpoint)
     config = bert_config(run, tokenizer.vocab_size, init_config)
     files = data.expand_input_files(run.input_files)
-    keras.mixed_precision.set_global_policy(PRECISIONS[run.mixed_precision])
+    keras.mixed_precision.set_global_policy(
+        training.PRECISIONS[run.mixed_precision])
     # Initial weights and dropout masks follow the seed too: a run is a
     # function of its flags, which exact resumption relies on.
     keras.utils.set_random_seed(run.data.seed)

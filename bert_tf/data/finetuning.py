@@ -1,0 +1,257 @@
+"""tf.data input for fine-tuning: tokenize once, pack, bucket by length.
+
+Shape legend: B batch, C choices, L a batch's padded sequence length.
+
+Sentence (pair) tasks: each example becomes `[CLS] A [SEP] (B [SEP])`,
+trimmed to `max_seq_length` by the original rule (`BertTokenizer.combine`).
+Tokenization runs inside tf.data, in batches, each epoch (it costs far less
+than a training step and keeps the input position checkpointable without
+storing a cache in every checkpoint).
+
+Batches group examples of similar length (`bucket_by_sequence_length`):
+- dynamic shapes (CPU/GPU): each batch is padded to its longest example, so
+  short sentences do not pay for `max_seq_length`;
+- fixed shapes (TPU, XLA): each batch is padded to its bucket's length, so
+  the step compiles once per bucket (a few shapes), not once per batch.
+
+Every element carries `example_index`, its position in the input list:
+bucketing reorders examples, and predictions are put back in input order
+with it (`restore_order`).
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchingConfig:
+    """How fine-tuning examples are batched.
+
+    Args:
+        batch_size: int. Examples per batch (of this input pipeline).
+        max_seq_length: int. Longest packed sequence; longer inputs are
+            trimmed.
+        fixed_shapes: bool. Pad each batch to its bucket length (TPU, XLA)
+            instead of to its longest example.
+        bucket_lengths: lengths the buckets pad to (fixed shapes) or group
+            by (dynamic shapes); None = a default ladder up to
+            `max_seq_length`.
+        training: bool. Shuffle (reshuffled each epoch), repeat forever and
+            drop incomplete batches; otherwise one pass in input order
+            within each bucket, every example kept.
+        seed: int. Shuffle seed.
+        shuffle_buffer: int. Shuffle buffer in examples.
+    """
+
+    batch_size: int
+    max_seq_length: int = 128
+    fixed_shapes: bool = False
+    bucket_lengths: Optional[Tuple[int, ...]] = None
+    training: bool = False
+    seed: int = 0
+    shuffle_buffer: int = 10000
+
+    def lengths(self):
+        if self.bucket_lengths:
+            lengths = sorted(set(self.bucket_lengths))
+            if lengths[-1] > self.max_seq_length:
+                raise ValueError(
+                    f"bucket length {lengths[-1]} exceeds max_seq_length "
+                    f"{self.max_seq_length}")
+            return lengths + ([self.max_seq_length]
+                              if lengths[-1] < self.max_seq_length else [])
+        ladder = [n for n in (16, 32, 64, 128, 256) if n < self.max_seq_length]
+        return ladder + [self.max_seq_length]
+
+
+def _tokenize_and_pack(tokenizer, texts_a, texts_b, max_seq_length):
+    segments = [tokenizer.tokenize(texts_a)]
+    if texts_b is not None:
+        segments.append(tokenizer.tokenize(texts_b))
+    return tokenizer.combine(segments, max_seq_length)
+
+
+def _bucketed(dataset, config, length_fn, padded_shapes, padding_values):
+    lengths = config.lengths()
+    if config.training:
+        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed,
+                                  reshuffle_each_iteration=True).repeat()
+    # bucket_by_sequence_length's boundaries are exclusive upper bounds;
+    # with pad_to_bucket_boundary it pads to boundary - 1.
+    return dataset.bucket_by_sequence_length(
+        element_length_func=length_fn,
+        bucket_boundaries=[n + 1 for n in lengths[:-1]],
+        bucket_batch_sizes=[config.batch_size] * len(lengths),
+        padded_shapes=padded_shapes,
+        padding_values=padding_values,
+        pad_to_bucket_boundary=False,
+        drop_remainder=config.training,
+    ).map(_pad_to_bucket(lengths) if config.fixed_shapes else _identity)
+
+
+def _identity(features):
+    return features
+
+
+def _pad_to_bucket(lengths):
+    """Pads the last axis of every input to the smallest bucket length
+    that holds the batch (static shape: XLA compiles once per bucket)."""
+    lengths_tensor = tf.constant(lengths, tf.int32)
+
+    def pad(features):
+        length = tf.shape(features["input_word_ids"])[-1]
+        target = tf.reduce_min(tf.boolean_mask(
+            lengths_tensor, lengths_tensor >= length))
+        padded = dict(features)
+        for name in INPUT_NAMES:
+            value = features[name]
+            rank = len(value.shape)
+            paddings = [[0, 0]] * (rank - 1) + [[0, target - length]]
+            padded[name] = tf.pad(value, paddings)
+        return padded
+
+    return pad
+
+
+def _padded(tokenizer, ids, types):
+    return {"input_word_ids": ids.to_tensor(tokenizer.pad_id),
+            "input_mask": tf.ones_like(ids).to_tensor(0),
+            "input_type_ids": types.to_tensor(0)}
+
+
+def _unpadded(features):
+    """One example cut back to its own length (the batch it was tokenized
+    in padded it to that batch's longest)."""
+    out = {k: v for k, v in features.items() if k != "length"}
+    for name in INPUT_NAMES:
+        out[name] = features[name][..., :features["length"]]
+    return out
+
+
+def classification_dataset(tokenizer, texts_a, texts_b, labels, config):
+    """Batches of packed sentences (pairs) with their labels.
+
+    Args:
+        tokenizer: `bert_tf.BertTokenizer`.
+        texts_a: sequence of str, first segments.
+        texts_b: sequence of str (second segments) or None.
+        labels: sequence of int class ids or float scores (one per text).
+        config: `BatchingConfig`.
+
+    Returns:
+        tf.data.Dataset of dicts: input_word_ids, input_mask,
+        input_type_ids (int32 [B, L]), label ([B]), example_index ([B]).
+    """
+    columns = {"text_a": np.asarray(texts_a, dtype=object),
+               "label": np.asarray(labels),
+               "example_index": np.arange(len(texts_a), dtype=np.int64)}
+    if texts_b is not None:
+        columns["text_b"] = np.asarray(texts_b, dtype=object)
+
+    def pack(batch):
+        ids, types = _tokenize_and_pack(tokenizer, batch["text_a"],
+                                        batch.get("text_b"),
+                                        config.max_seq_length)
+        features = _padded(tokenizer, ids, types)
+        features["length"] = tf.cast(ids.row_lengths(), tf.int32)
+        features["label"] = batch["label"]
+        features["example_index"] = batch["example_index"]
+        return features
+
+    dataset = (tf.data.Dataset.from_tensor_slices(columns)
+               .batch(256).map(pack).unbatch().map(_unpadded))
+    return _bucketed(
+        dataset, config,
+        length_fn=lambda f: tf.shape(f["input_word_ids"])[0],
+        padded_shapes={**{name: [None] for name in INPUT_NAMES},
+                       "label": [], "example_index": []},
+        padding_values={**{name: tf.constant(0, tf.int32)
+                           for name in INPUT_NAMES},
+                        "input_word_ids": tf.constant(tokenizer.pad_id,
+                                                      tf.int32),
+                        "label": tf.constant(0, columns["label"].dtype),
+                        "example_index": tf.constant(0, tf.int64)},
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def multiple_choice_dataset(tokenizer, contexts, choices, labels, config):
+    """Batches of C packed `[CLS] context [SEP] choice [SEP]` per example.
+
+    Args:
+        tokenizer: `bert_tf.BertTokenizer`.
+        contexts: sequence of str, one per example.
+        choices: sequence of C-tuples of str (the same C for all).
+        labels: sequence of int, the right choice (0 for unlabeled data).
+        config: `BatchingConfig`.
+
+    Returns:
+        tf.data.Dataset of dicts: inputs int32 [B, C, L], label [B],
+        example_index [B].
+    """
+    choices = np.asarray([tuple(c) for c in choices], dtype=object)  # [N, C]
+    num_choices = choices.shape[1]
+    columns = {"context": np.asarray(contexts, dtype=object),
+               "choices": choices,
+               "label": np.asarray(labels, dtype=np.int32),
+               "example_index": np.arange(len(contexts), dtype=np.int64)}
+
+    def pack(batch):
+        flat_choices = tf.reshape(batch["choices"], [-1])  # [B * C]
+        flat_contexts = tf.repeat(batch["context"], num_choices)
+        ids, types = _tokenize_and_pack(tokenizer, flat_contexts,
+                                        flat_choices, config.max_seq_length)
+        features = {}
+        for name, value in _padded(tokenizer, ids, types).items():
+            features[name] = tf.reshape(
+                value, [-1, num_choices, tf.shape(value)[-1]])  # [B, C, L]
+        # Each example's length is that of its longest choice.
+        features["length"] = tf.reduce_max(tf.reshape(
+            tf.cast(ids.row_lengths(), tf.int32), [-1, num_choices]), axis=1)
+        features["label"] = batch["label"]
+        features["example_index"] = batch["example_index"]
+        return features
+
+    dataset = (tf.data.Dataset.from_tensor_slices(columns)
+               .batch(64).map(pack).unbatch().map(_unpadded))
+    return _bucketed(
+        dataset, config,
+        length_fn=lambda f: tf.shape(f["input_word_ids"])[1],
+        padded_shapes={**{name: [num_choices, None] for name in INPUT_NAMES},
+                       "label": [], "example_index": []},
+        padding_values={**{name: tf.constant(0, tf.int32)
+                           for name in INPUT_NAMES},
+                        "input_word_ids": tf.constant(tokenizer.pad_id,
+                                                      tf.int32),
+                        "label": tf.constant(0, tf.int32),
+                        "example_index": tf.constant(0, tf.int64)},
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def restore_order(example_indices, values, num_examples):
+    """Puts per-batch outputs back in input order.
+
+    Args:
+        example_indices: list of int arrays [B], as the batches came.
+        values: list of arrays [B, ...], the outputs of those batches.
+        num_examples: int. How many examples went in; each must come back
+            exactly once.
+
+    Returns:
+        array [num_examples, ...].
+    """
+    indices = np.concatenate(example_indices)
+    stacked = np.concatenate(values)
+    if len(indices) != num_examples or \
+            len(np.unique(indices)) != num_examples:
+        raise ValueError(f"expected {num_examples} predictions, one per "
+                         f"example; got {len(indices)} "
+                         f"({len(np.unique(indices))} distinct)")
+    ordered = np.empty_like(stacked)
+    ordered[indices] = stacked
+    return ordered
+

@@ -1,0 +1,208 @@
+"""Fine-tuning end to end on tiny configs: tasks learn, outputs as promised,
+bad input is named."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf.data import glue as glue_data
+from bert_tf.layers import encoder as encoder_lib
+from tasks import finetuning
+from tests import testing
+
+POSITIVE = ("good", "great", "fine", "lovely")
+NEGATIVE = ("bad", "awful", "poor", "dull")
+FILLER = "the movie was really quite and very so it a story".split()
+
+
+def _vocab():
+    return os.path.join(testing.minilm_dir(), "vocab.txt")
+
+
+def _tiny_model_dir(test):
+    """A randomly initialised tiny encoder saved as a bert_tf directory."""
+    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
+                                num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=37,
+                                max_position_embeddings=64)
+    path = os.path.join(test.create_tempdir().full_path, "init")
+    checkpoints.save_model(path, encoder_lib.BertEncoder(config), _vocab())
+    return path
+
+
+def _sentence(rng, label):
+    """Filler words around one word that decides the label."""
+    words = [rng.choice(FILLER) for _ in range(rng.randint(2, 12))]
+    words.insert(rng.randint(0, len(words)),
+                 rng.choice(POSITIVE if label else NEGATIVE))
+    return " ".join(words)
+
+
+def _write(path, header, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(header + "\n")
+        for row in rows:
+            f.write("\t".join(str(v) for v in row) + "\n")
+
+
+def _sst2_dir(test, sizes=(("train", 400), ("dev", 100))):
+    rng = random.Random(0)
+    data_dir = test.create_tempdir().full_path
+    for split, n in sizes:
+        labels = [rng.randint(0, 1) for _ in range(n)]
+        _write(os.path.join(data_dir, f"{split}.tsv"), "sentence\tlabel",
+               [(_sentence(rng, y), y) for y in labels])
+    _write(os.path.join(data_dir, "test.tsv"), "index\tsentence",
+           [(i, _sentence(rng, i % 2)) for i in range(30)])
+    return data_dir
+
+
+def _run(task, data_dir, output_dir, init, **overrides):
+    values = dict(task=task, data_dir=data_dir, output_dir=output_dir,
+                  init_checkpoint=init, max_seq_length=32,
+                  train_batch_size=16, learning_rate=1e-3,
+                  num_train_epochs=8, log_steps=50,
+                  save_checkpoints_steps=1000)
+    values.update(overrides)
+    return finetuning.run(finetuning.FinetuningRun(**values))
+
+
+@pytest.mark.large
+class FinetuningTest(tf.test.TestCase):
+
+    def test_sst2_layout_learns_and_writes_model_results_submission(self):
+        data_dir = _sst2_dir(self)
+        output_dir = self.create_tempdir().full_path
+        results = _run("sst2", data_dir, output_dir, _tiny_model_dir(self),
+                       do_train=True, do_eval=True, do_predict=True)
+        self.assertGreater(results["dev"]["accuracy"], 0.9)
+        with open(os.path.join(output_dir, "eval_results.json")) as f:
+            self.assertEqual(json.load(f)["dev"], results["dev"])
+        with open(os.path.join(output_dir, "SST-2.tsv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "index\tprediction")
+        self.assertEqual([line.split("\t")[0] for line in lines[1:]],
+                         [str(i) for i in range(30)])
+        predicted = [int(line.split("\t")[1]) for line in lines[1:]]
+        # Test sentences alternate negative, positive.
+        self.assertGreater(np.mean(np.equal(predicted, [0, 1] * 15)), 0.9)
+
+        # The saved model evaluates alone to the same numbers.
+        model_dir = os.path.join(output_dir, "model")
+        task = checkpoints.read_model_description(model_dir)["task"]
+        self.assertEqual(task["name"], "sst2")
+        self.assertEqual(task["labels"], ["0", "1"])
+        again = _run("sst2", data_dir, self.create_tempdir().full_path,
+                     model_dir, do_eval=True)
+        self.assertAllClose(again["dev"]["accuracy"],
+                            results["dev"]["accuracy"])
+
+    def test_stsb_regression_learns_scores(self):
+        rng = random.Random(1)
+        data_dir = self.create_tempdir().full_path
+        header = ("index\tgenre\tfilename\tyear\told_index\tsource1\t"
+                  "source2\tsentence1\tsentence2")
+
+        def rows(n):
+            for i in range(n):
+                # Score: 4 if the first sentence is positive, plus noise.
+                a, b = rng.randint(0, 1), rng.randint(0, 1)
+                yield (i, "g", "f", "2012", i, "s", "s", _sentence(rng, a),
+                       _sentence(rng, b), f"{4 * a + rng.random():.3f}")
+
+        _write(os.path.join(data_dir, "train.tsv"), header + "\tscore",
+               rows(400))
+        _write(os.path.join(data_dir, "dev.tsv"), header + "\tscore",
+               rows(100))
+        results = _run("stsb", data_dir, self.create_tempdir().full_path,
+                       _tiny_model_dir(self), do_train=True, do_eval=True,
+                       num_train_epochs=16, learning_rate=3e-3)
+        self.assertGreater(results["dev"]["pearson"], 0.8)
+        # Within a class the order is noise: Spearman stays lower.
+        self.assertGreater(results["dev"]["spearman"], 0.6)
+
+    def test_swag_multiple_choice_learns_and_writes_predictions(self):
+        rng = random.Random(2)
+        data_dir = self.create_tempdir().full_path
+        header = (",video-id,fold-ind,startphrase,sent1,sent2,gold-source,"
+                  "ending0,ending1,ending2,ending3")
+
+        def rows(n, labelled=True):
+            for i in range(n):
+                label = rng.randint(0, 3)
+                endings = [_sentence(rng, int(j == label)).replace(",", "")
+                           for j in range(4)]
+                row = [i, "v", i, "s", _sentence(rng, rng.randint(0, 1)),
+                       "then", "gen"] + endings
+                yield ",".join(map(str, row + [label] if labelled else row))
+
+        for split, n in (("train", 300), ("val", 80)):
+            with open(os.path.join(data_dir, f"{split}.csv"), "w") as f:
+                f.write(header + ",label\n" + "\n".join(rows(n)) + "\n")
+        with open(os.path.join(data_dir, "test.csv"), "w") as f:
+            f.write(header + "\n" + "\n".join(rows(20, False)) + "\n")
+        output_dir = self.create_tempdir().full_path
+        results = _run("swag", data_dir, output_dir, _tiny_model_dir(self),
+                       do_train=True, do_eval=True, do_predict=True,
+                       train_batch_size=8)
+        self.assertGreater(results["dev"]["accuracy"], 0.8)
+        with open(os.path.join(output_dir, "swag_predictions.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], ",ending0,ending1,ending2,ending3,"
+                         "prediction")
+        self.assertLen(lines, 21)
+        probabilities = [float(v) for v in lines[1].split(",")[1:5]]
+        self.assertAllClose(sum(probabilities), 1.0, atol=1e-4)
+
+
+class FinetuningErrorsTest(tf.test.TestCase):
+
+    def test_missing_file_lists_what_the_task_expects(self):
+        data_dir = self.create_tempdir().full_path
+        with self.assertRaisesRegex(glue_data.DataError,
+                                    "task mnli expects train.tsv .*"
+                                    "dev_matched.tsv"):
+            _run("mnli", data_dir, self.create_tempdir().full_path,
+                 _tiny_model_dir(self), do_train=True)
+
+    def test_eval_without_training_needs_a_fine_tuned_model(self):
+        with self.assertRaisesRegex(finetuning.FinetuningError,
+                                    "must be a model fine-tuned for sst2"):
+            _run("sst2", _sst2_dir(self), self.create_tempdir().full_path,
+                 _tiny_model_dir(self), do_eval=True)
+
+    def test_nothing_to_do_and_unknown_task_are_errors(self):
+        with self.assertRaisesRegex(finetuning.FinetuningError,
+                                    "nothing to do"):
+            _run("sst2", "d", "o", "i")
+        with self.assertRaisesRegex(finetuning.FinetuningError,
+                                    "unknown task 'sst3'"):
+            _run("sst3", "d", "o", "i", do_train=True)
+
+    def test_cli_names_the_bad_row_and_exits_2(self):
+        data_dir = _sst2_dir(self, sizes=(("train", 5),))
+        with open(os.path.join(data_dir, "train.tsv"), "a") as f:
+            f.write("an extra row\t7\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "tasks.finetune", "--task=sst2",
+             f"--data_dir={data_dir}",
+             f"--output_dir={self.create_tempdir().full_path}",
+             f"--init_checkpoint={_tiny_model_dir(self)}", "--do_train",
+             "--max_seq_length=32"],
+            cwd=testing.REPO_ROOT, capture_output=True, text=True,
+            timeout=300)
+        self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+        self.assertIn(f"{data_dir}/train.tsv:7:", result.stderr)
+        self.assertIn("not one of sst2's labels (0, 1)", result.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()
