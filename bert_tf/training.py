@@ -72,7 +72,8 @@ def _checkpoint_dir(strategy, output_dir):
 def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
           config):
     """Trains; returns the model and the logged metrics, a list of
-    (step, {name: value averaged since the previous log}).
+    (step, {name: value averaged since the previous log, and
+    "steps_per_second"}).
 
     Args:
         strategy: a `tf.distribute.Strategy`.
@@ -215,4 +216,4 @@ def _log(step, config, totals, start_step, start_time, writer):
             tf.summary.scalar(name, value)
         tf.summary.scalar("steps_per_second", steps_per_second)
     writer.flush()
-    return values
+    return {**values, "steps_per_second": steps_per_second}

@@ -118,7 +118,7 @@ def run_from_flags():
 def main(argv):
     del argv
     try:
-        results = finetuning.run(run_from_flags())
+        results, _ = finetuning.run(run_from_flags())
     except (finetuning.FinetuningError, glue_data.DataError,
             configs.ConfigError, checkpoint_sources.CheckpointError,
             tokenization.VocabError) as e:

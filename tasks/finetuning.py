@@ -113,8 +113,13 @@ def _vocab_and_lower_case(run, checkpoint_vocab):
 
 
 def run(run):
-    """Fine-tunes, evaluates and/or predicts; returns the eval metrics
-    ({split: {metric: value}}, empty without `do_eval`)."""
+    """Fine-tunes, evaluates and/or predicts.
+
+    Returns:
+        (eval results {split: {metric: value}}, empty without `do_eval`;
+        training history [(step, {metric: value})], empty without
+        `do_train`).
+    """
     _check(run)
     # First: multi-worker collectives must be set up before any TF op runs.
     strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
@@ -129,8 +134,10 @@ def run(run):
         training.PRECISIONS[run.mixed_precision])
     keras.utils.set_random_seed(run.seed)
 
+    history = []
     if run.do_train:
-        model = _train(run, strategy, task, tokenizer, config, weights)
+        model, history = _train(run, strategy, task, tokenizer, config,
+                                weights)
         if distribute.is_chief(strategy):
             checkpoints.save_model(
                 os.path.join(run.output_dir, "model"), model, vocab_file,
@@ -161,7 +168,7 @@ def run(run):
             path = task.write_predictions(run.output_dir, split, examples,
                                           outputs)
             logging.info("Wrote %d predictions to %s", len(examples), path)
-    return results
+    return results, history
 
 
 def _batching(run, training):
@@ -199,7 +206,7 @@ def _train(run, strategy, task, tokenizer, config, weights):
                                        batch_size=batch_size)
         return task.dataset(tokenizer, shard, batching)
 
-    model, _ = training.train(
+    return training.train(
         strategy, build_model,
         build_optimizer=lambda: optimization.create_optimizer(
             run.optimizer, run.learning_rate, num_train_steps,
@@ -213,7 +220,6 @@ def _train(run, strategy, task, tokenizer, config, weights):
             save_checkpoints_steps=run.save_checkpoints_steps,
             log_steps=min(run.log_steps, num_train_steps),
             jit_compile=run.jit_compile))
-    return model
 
 
 def _fine_tuned_model(run, task, fmt):

@@ -72,7 +72,8 @@ def _run(task, data_dir, output_dir, init, **overrides):
                   num_train_epochs=8, log_steps=50,
                   save_checkpoints_steps=1000)
     values.update(overrides)
-    return finetuning.run(finetuning.FinetuningRun(**values))
+    results, _ = finetuning.run(finetuning.FinetuningRun(**values))
+    return results
 
 
 @pytest.mark.large
