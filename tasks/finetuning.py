@@ -14,9 +14,26 @@ What `python -m tasks.finetune` does, for every task:
 4. `do_predict`: the test split(s) predicted into the files the task's
    leaderboard expects (GLUE submission TSVs, SWAG CSV).
 
-The task-specific parts (reading, batching, head, loss, metrics, prediction
-files) live in one family module per task family (`tasks/glue.py`,
-`tasks/swag.py`), chosen from `FAMILIES`.
+The task-specific parts live in one family module per task family
+(`tasks/glue.py`, `tasks/swag.py`), chosen from `FAMILIES`. Each has a
+`Task(name)` class with:
+
+    eval_splits, test_splits   split names for --do_eval / --do_predict
+    accepted_models            task names whose fine-tuned models it uses
+    loss_fn(features, outputs) -> (loss, {metric: (sum, count)})
+    read(data_dir, split) -> examples
+    features(tokenizer, examples, max_seq_length) -> model inputs, one or
+        more per example (SQuAD windows), or the examples themselves
+    dataset(tokenizer, features, batching) -> tf.data of batches, each
+        with `example_index` (position in `features`)
+    build_model(encoder) -> keras.Model
+    evaluate(examples, features, outputs) -> {metric: value}
+    write_predictions(output_dir, split, examples, features, outputs)
+        -> path
+    description(max_seq_length, lower_case) -> dict kept with the model
+
+`outputs` are the model's outputs for every feature, in `features` order
+(numpy; per-token outputs zero-padded to the longest batch).
 """
 
 import dataclasses
@@ -149,11 +166,9 @@ def run(run):
     results = {}
     if run.do_eval:
         for split in task.eval_splits:
-            examples = task.read(run.data_dir, split)
-            outputs = predict(model, task.dataset(
-                tokenizer, examples, _batching(run, training=False)),
-                len(examples), run.jit_compile)
-            results[split] = task.evaluate(examples, outputs)
+            examples, features, outputs = _predict_split(
+                run, task, tokenizer, model, split)
+            results[split] = task.evaluate(examples, features, outputs)
             results[split]["num_examples"] = len(examples)
             logging.info("%s %s: %s", run.task, split, results[split])
         if distribute.is_chief(strategy):
@@ -161,14 +176,21 @@ def run(run):
                         {"task": run.task, **results})
     if run.do_predict and distribute.is_chief(strategy):
         for split in task.test_splits:
-            examples = task.read(run.data_dir, split)
-            outputs = predict(model, task.dataset(
-                tokenizer, examples, _batching(run, training=False)),
-                len(examples), run.jit_compile)
+            examples, features, outputs = _predict_split(
+                run, task, tokenizer, model, split)
             path = task.write_predictions(run.output_dir, split, examples,
-                                          outputs)
+                                          features, outputs)
             logging.info("Wrote %d predictions to %s", len(examples), path)
     return results, history
+
+
+def _predict_split(run, task, tokenizer, model, split):
+    examples = task.read(run.data_dir, split)
+    features = task.features(tokenizer, examples, run.max_seq_length)
+    dataset = task.dataset(tokenizer, features,
+                           _batching(run, training=False))
+    outputs = predict(model, dataset, len(features), run.jit_compile)
+    return examples, features, outputs
 
 
 def _batching(run, training):
@@ -180,11 +202,12 @@ def _batching(run, training):
 
 
 def _train(run, strategy, task, tokenizer, config, weights):
-    examples = task.read(run.data_dir, "train")
+    examples = task.features(tokenizer, task.read(run.data_dir, "train"),
+                             run.max_seq_length)
     num_train_steps = max(1, math.ceil(
         len(examples) * run.num_train_epochs / run.train_batch_size))
     num_warmup_steps = int(num_train_steps * run.warmup_proportion)
-    logging.info("%s: %d train examples, %d steps (%d warmup)", run.task,
+    logging.info("%s: %d train inputs, %d steps (%d warmup)", run.task,
                  len(examples), num_train_steps, num_warmup_steps)
 
     def build_model():

@@ -61,6 +61,11 @@ class Task:
         return np.asarray([ids[e.label] if e.label is not None else 0
                            for e in examples], np.int32)
 
+    def features(self, tokenizer, examples, max_seq_length):
+        """Examples are tokenized in the tf.data pipeline: one input each."""
+        del tokenizer, max_seq_length
+        return examples
+
     def dataset(self, tokenizer, examples, batching):
         texts_b = [e.text_b for e in examples] if self.spec.is_pair \
             else None
@@ -78,7 +83,8 @@ class Task:
             return logits[:, 0]
         return np.argmax(logits, axis=-1)
 
-    def evaluate(self, examples, outputs):
+    def evaluate(self, examples, features, outputs):
+        del features  # the examples themselves
         return metrics.task_metrics(self.metric_name(),
                                     self.label_values(examples),
                                     self.predictions(outputs))
@@ -86,7 +92,9 @@ class Task:
     def metric_name(self):
         return "mnli" if self.name == "ax" else self.name
 
-    def write_predictions(self, output_dir, split, examples, outputs):
+    def write_predictions(self, output_dir, split, examples, features,
+                          outputs):
+        del features
         path = os.path.join(output_dir, self.spec.submission_file(split))
         glue_data.write_submission(path, self.spec, examples,
                                    self.predictions(outputs).tolist())

@@ -41,6 +41,11 @@ class Task:
                 f"no examples")
         return examples
 
+    def features(self, tokenizer, examples, max_seq_length):
+        """Examples are tokenized in the tf.data pipeline: one input each."""
+        del tokenizer, max_seq_length
+        return examples
+
     def dataset(self, tokenizer, examples, batching):
         return finetuning_data.multiple_choice_dataset(
             tokenizer, [e.context for e in examples],
@@ -52,12 +57,15 @@ class Task:
         return models.BertMultipleChoice(encoder,
                                          num_choices=swag_data.NUM_CHOICES)
 
-    def evaluate(self, examples, outputs):
+    def evaluate(self, examples, features, outputs):
+        del features  # the examples themselves
         return metrics.task_metrics(
             "swag", [e.label for e in examples],
             np.argmax(outputs["logits"], axis=-1))
 
-    def write_predictions(self, output_dir, split, examples, outputs):
+    def write_predictions(self, output_dir, split, examples, features,
+                          outputs):
+        del features
         logits = outputs["logits"]
         probabilities = np.exp(logits - logits.max(-1, keepdims=True))
         probabilities /= probabilities.sum(-1, keepdims=True)

@@ -129,6 +129,52 @@ class MultipleChoiceDatasetTest(tf.test.TestCase):
         self.assertEqual(seen, 9)
 
 
+class PretokenizedDatasetTest(tf.test.TestCase):
+
+    def test_sequences_and_scalars_batched_and_padded_together(self):
+        rng = np.random.default_rng(5)
+        ids = [list(rng.integers(5, 50, n)) for n in rng.integers(3, 20, 30)]
+        tags = [[i % 7 for i in range(len(x))] for x in ids]
+        for fixed in (False, True):
+            dataset = finetuning_data.pretokenized_dataset(
+                {"input_word_ids": ids,
+                 "input_type_ids": [[0] * len(x) for x in ids],
+                 "tag_ids": tags},
+                {"start": np.arange(30)},
+                finetuning_data.BatchingConfig(
+                    batch_size=4, max_seq_length=24, fixed_shapes=fixed,
+                    bucket_lengths=(8, 16)))
+            seen = 0
+            for batch in dataset.as_numpy_iterator():
+                length = batch["input_word_ids"].shape[1]
+                if fixed:
+                    self.assertIn(length, (8, 16, 24))
+                self.assertEqual(batch["tag_ids"].shape[1], length)
+                for row, index in enumerate(batch["example_index"]):
+                    n = len(ids[index])
+                    self.assertAllEqual(batch["input_word_ids"][row, :n],
+                                        ids[index])
+                    self.assertAllEqual(batch["tag_ids"][row, :n],
+                                        tags[index])
+                    self.assertEqual(batch["input_mask"][row].sum(), n)
+                    self.assertEqual(batch["start"][row], index)
+                    seen += 1
+            self.assertEqual(seen, 30)
+
+    def test_mismatched_or_too_long_sequences_are_errors(self):
+        config = finetuning_data.BatchingConfig(batch_size=2,
+                                                max_seq_length=4)
+        with self.assertRaisesRegex(ValueError, "'tag_ids' does not match"):
+            finetuning_data.pretokenized_dataset(
+                {"input_word_ids": [[1, 2]], "input_type_ids": [[0, 0]],
+                 "tag_ids": [[1]]}, {}, config)
+        with self.assertRaisesRegex(ValueError, "5 pieces, more than "
+                                    "max_seq_length 4"):
+            finetuning_data.pretokenized_dataset(
+                {"input_word_ids": [[1] * 5], "input_type_ids": [[0] * 5]},
+                {}, config)
+
+
 class RestoreOrderTest(tf.test.TestCase):
 
     def test_outputs_return_to_input_order(self):
@@ -136,6 +182,12 @@ class RestoreOrderTest(tf.test.TestCase):
             [np.array([2, 0]), np.array([1])],
             [np.array([[20.0], [0.0]]), np.array([[10.0]])], 3)
         self.assertAllEqual(ordered, [[0.0], [10.0], [20.0]])
+
+    def test_per_token_outputs_are_padded_to_the_longest_batch(self):
+        ordered = finetuning_data.restore_order(
+            [np.array([1]), np.array([0])],
+            [np.ones((1, 2)), np.ones((1, 3))], 2)
+        self.assertAllEqual(ordered, [[1, 1, 1], [1, 1, 0]])
 
     def test_missing_or_duplicate_examples_are_an_error(self):
         with self.assertRaisesRegex(ValueError, "expected 3 predictions"):

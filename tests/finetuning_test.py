@@ -164,6 +164,21 @@ class FinetuningTest(tf.test.TestCase):
         self.assertAllClose(sum(probabilities), 1.0, atol=1e-4)
 
 
+    def test_google_checkpoint_init_with_xla_and_bf16_runs(self):
+        init = _tiny_model_dir(self)
+        google_dir = os.path.join(self.create_tempdir().full_path, "tf1")
+        checkpoints.save_google_checkpoint(
+            google_dir, checkpoints.load_model(init), _vocab())
+        output_dir = self.create_tempdir().full_path
+        results = _run("sst2", _sst2_dir(self, (("train", 64), ("dev", 20))),
+                       output_dir, os.path.join(google_dir,
+                                                "bert_model.ckpt"),
+                       do_train=True, do_eval=True, num_train_epochs=1,
+                       jit_compile=True, mixed_precision="bf16")
+        self.assertEqual(results["dev"]["num_examples"], 20)
+        self.assertTrue(os.path.isdir(os.path.join(output_dir, "model")))
+
+
 class FinetuningErrorsTest(tf.test.TestCase):
 
     def test_missing_file_lists_what_the_task_expects(self):

@@ -99,8 +99,9 @@ def _identity(features):
 
 
 def _pad_to_bucket(lengths):
-    """Pads the last axis of every input to the smallest bucket length
-    that holds the batch (static shape: XLA compiles once per bucket)."""
+    """Pads the last axis of every sequence feature (rank >= 2: inputs,
+    per-token labels) to the smallest bucket length that holds the batch
+    (static shape: XLA compiles once per bucket)."""
     lengths_tensor = tf.constant(lengths, tf.int32)
 
     def pad(features):
@@ -108,9 +109,10 @@ def _pad_to_bucket(lengths):
         target = tf.reduce_min(tf.boolean_mask(
             lengths_tensor, lengths_tensor >= length))
         padded = dict(features)
-        for name in INPUT_NAMES:
-            value = features[name]
+        for name, value in features.items():
             rank = len(value.shape)
+            if rank < 2:
+                continue
             paddings = [[0, 0]] * (rank - 1) + [[0, target - length]]
             padded[name] = tf.pad(value, paddings)
         return padded
@@ -232,12 +234,80 @@ def multiple_choice_dataset(tokenizer, contexts, choices, labels, config):
     ).prefetch(tf.data.AUTOTUNE)
 
 
+def pretokenized_dataset(sequences, scalars, config, pad_id=0):
+    """Batches of already tokenized and packed examples.
+
+    For tasks that build their inputs in Python (SQuAD windows, NER word
+    labels): every example's sequences have one length; the batches are
+    bucketed and padded as `classification_dataset`'s.
+
+    Args:
+        sequences: dict name -> list (one per example) of int lists; must
+            hold "input_word_ids" and "input_type_ids" (packed, special
+            tokens included) and may hold per-token features (e.g. label
+            ids), each as long as the example's input_word_ids.
+        scalars: dict name -> array [N] of per-example values (labels...).
+        config: `BatchingConfig`.
+        pad_id: int. [PAD]'s id, for input_word_ids.
+
+    Returns:
+        tf.data.Dataset of dicts: the sequences int32 [B, L] (zero-padded;
+        input_word_ids with pad_id), input_mask [B, L], the scalars [B]
+        and example_index [B] (position in the input lists).
+    """
+    num_examples = len(sequences["input_word_ids"])
+    lengths = [len(ids) for ids in sequences["input_word_ids"]]
+    for name, values in sequences.items():
+        if len(values) != num_examples or \
+                any(len(v) != n for v, n in zip(values, lengths)):
+            raise ValueError(f"sequence feature {name!r} does not match "
+                             "input_word_ids in count or lengths")
+    if max(lengths, default=0) > config.max_seq_length:
+        raise ValueError(f"an example has {max(lengths)} pieces, more than "
+                         f"max_seq_length {config.max_seq_length}")
+    longest = max(lengths, default=0)
+    columns = {}
+    for name, values in sequences.items():
+        padded = np.zeros((num_examples, longest), np.int32)
+        for row, value in enumerate(values):
+            padded[row, :len(value)] = value
+        columns[name] = padded
+    columns["input_mask"] = (np.arange(longest)[None, :]
+                             < np.asarray(lengths)[:, None]).astype(np.int32)
+    for name, values in scalars.items():
+        columns[name] = np.asarray(values)
+    columns["example_index"] = np.arange(num_examples, dtype=np.int64)
+    sequence_names = list(sequences) + ["input_mask"]
+
+    def cut(features):  # each example back to its own length
+        length = tf.reduce_sum(features["input_mask"])
+        return {name: value[:length] if name in sequence_names else value
+                for name, value in features.items()}
+
+    dataset = tf.data.Dataset.from_tensor_slices(columns).map(cut)
+    padding = {name: tf.constant(0, tf.int32) for name in sequence_names}
+    padding["input_word_ids"] = tf.constant(pad_id, tf.int32)
+    for name in scalars:
+        padding[name] = tf.constant(0, columns[name].dtype)
+    padding["example_index"] = tf.constant(0, tf.int64)
+    return _bucketed(
+        dataset, config,
+        length_fn=lambda f: tf.shape(f["input_word_ids"])[0],
+        padded_shapes={**{name: [None] for name in sequence_names},
+                       **{name: [] for name in scalars},
+                       "example_index": []},
+        padding_values=padding,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
 def restore_order(example_indices, values, num_examples):
     """Puts per-batch outputs back in input order.
 
     Args:
         example_indices: list of int arrays [B], as the batches came.
-        values: list of arrays [B, ...], the outputs of those batches.
+        values: list of arrays [B, ...], the outputs of those batches;
+            where batches differ in length (axis 1: per-token outputs),
+            they are zero-padded to the longest.
         num_examples: int. How many examples went in; each must come back
             exactly once.
 
@@ -245,6 +315,10 @@ def restore_order(example_indices, values, num_examples):
         array [num_examples, ...].
     """
     indices = np.concatenate(example_indices)
+    if values[0].ndim >= 2:
+        longest = max(v.shape[1] for v in values)
+        values = [np.pad(v, [(0, 0), (0, longest - v.shape[1])]
+                         + [(0, 0)] * (v.ndim - 2)) for v in values]
     stacked = np.concatenate(values)
     if len(indices) != num_examples or \
             len(np.unique(indices)) != num_examples:

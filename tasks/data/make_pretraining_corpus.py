@@ -110,10 +110,25 @@ PATTERNS = [
 ]
 
 
-def sentence(topic, rng):
+# Each document follows one person, named in most of its sentences: the
+# recurring name (with the topic) is what ties consecutive segments
+# together for next sentence prediction, as entities do in real text.
+NAMES = ["anna", "ben", "carla", "david", "elena", "frank", "grace", "henry",
+         "iris", "jack", "laura", "mark", "nina", "oscar", "paula", "peter",
+         "rosa", "sam", "tom", "victor", "alice", "bruno", "clara", "daniel",
+         "emma", "felix", "hugo", "julia", "kevin", "lucy", "maria", "noah",
+         "olga", "paul", "ruth", "simon", "tina", "walter", "yuri", "zoe"]
+
+
+def sentence(topic, name, rng):
     words = TOPICS[topic]
+
+    def person():
+        return name.capitalize() if rng.random() < 0.6 else \
+            rng.choice(words["people"])
+
     values = dict(
-        person=rng.choice(words["people"]),
+        person=person(),
         person2=rng.choice(words["people"]),
         thing=rng.choice(words["things"]),
         thing2=rng.choice(words["things"]),
@@ -132,8 +147,9 @@ def write(path, num_documents=240, seed=2018):
     with open(path, "w", encoding="utf-8") as f:
         for _ in range(num_documents):
             topic = rng.choice(topics)
+            name = rng.choice(NAMES)
             for _ in range(rng.randint(8, 24)):
-                f.write(sentence(topic, rng) + "\n")
+                f.write(sentence(topic, name, rng) + "\n")
             f.write("\n")
 
 
