@@ -204,6 +204,32 @@ def _row_cumsum(ragged):
                                                     ragged.value_rowids()))
 
 
+def _keep_first(ragged, counts):
+    positions = tf.ragged.range(ragged.row_lengths())
+    return tf.ragged.boolean_mask(
+        ragged, positions < tf.expand_dims(tf.cast(counts, tf.int64), 1))
+
+
+def trim_round_robin(segments, budget):
+    """Trims 1 or 2 ragged [B, (pieces)] segments to `budget` pieces in all.
+
+    google-research/bert's rule: while too long, drop the last piece of the
+    longer segment (of B on ties). In closed form: A keeps
+    min(len A, max(budget - len B, ceil(budget / 2))) pieces, B the rest of
+    the budget. The same as tf.text's RoundRobinTrimmer, but in core
+    TensorFlow ops: TF Serving links RoundRobinTrim only from 2.20, so
+    exports that trim this way also load in older servers.
+    """
+    if len(segments) == 1:
+        return [segments[0][:, :budget]]
+    first, second = segments
+    first_length, second_length = first.row_lengths(), second.row_lengths()
+    keep_first = tf.minimum(first_length, tf.maximum(
+        budget - second_length, (budget + 1) // 2))
+    keep_second = tf.minimum(second_length, budget - keep_first)
+    return [_keep_first(first, keep_first), _keep_first(second, keep_second)]
+
+
 class BertTokenizer(tf.Module):
     """The original BERT tokenizer (FullTokenizer) as TensorFlow graph ops.
 
@@ -359,8 +385,8 @@ class BertTokenizer(tf.Module):
         """`[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, unpadded.
 
         Over-long pairs are trimmed as the original did: one piece at a time
-        from the end of the longer segment (B on ties), which is
-        tf-text's round-robin allocation of the budget.
+        from the end of the longer segment (B on ties); see
+        `trim_round_robin`.
 
         Args:
             segments: list of 1 or 2 ragged [B, (pieces)] id tensors.
@@ -377,8 +403,8 @@ class BertTokenizer(tf.Module):
             raise ValueError(
                 f"seq_length {seq_length} leaves no room for "
                 f"{len(segments)} segment(s) after [CLS] and [SEP]")
-        trimmed = tf_text.RoundRobinTrimmer(budget).trim(
-            [tf.cast(s, tf.int32) for s in segments])
+        trimmed = trim_round_robin([tf.cast(s, tf.int32) for s in segments],
+                                   budget)
         ids, types = tf_text.combine_segments(trimmed, self.cls_id,
                                               self.sep_id)
         return tf.cast(ids, tf.int32), tf.cast(types, tf.int32)

@@ -8,6 +8,7 @@ import hypothesis
 from hypothesis import strategies as st
 import numpy as np
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from bert_tf import tokenization
 from tests import testing
@@ -223,6 +224,21 @@ class PackTest(tf.test.TestCase):
             self.assertEqual(packed["input_type_ids"].numpy()[0].tolist(),
                              [0] * (len(ta) + 2) + [1] * (len(tb) + 1)
                              + [0] * (seq_length - len(ta) - len(tb) - 3))
+
+    def test_round_robin_trim_in_core_ops_equals_tf_text_on_batches(self):
+        rng = np.random.default_rng(1)
+        for budget in (1, 2, 5, 8, 13):
+            a = tf.ragged.constant([list(range(n)) for n in
+                                    rng.integers(0, 12, 40)], tf.int32)
+            b = tf.ragged.constant([list(range(100, 100 + n)) for n in
+                                    rng.integers(0, 12, 40)], tf.int32)
+            ours = tokenization.trim_round_robin([a, b], budget)
+            theirs = tf_text.RoundRobinTrimmer(budget).trim([a, b])
+            for mine, reference in zip(ours, theirs):
+                self.assertAllEqual(mine.to_list(), reference.to_list())
+            single = tokenization.trim_round_robin([a], budget)[0]
+            self.assertAllEqual(single.to_list(),
+                                [row[:budget] for row in a.to_list()])
 
     def test_encode_single_and_pair(self):
         tokenizer = uncased_tokenizer()

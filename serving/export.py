@@ -1,0 +1,146 @@
+r"""Exports a fine-tuned model as a SavedModel for TF Serving.
+
+    python -m serving.export --task=mrpc --model_dir=runs/mrpc/model \
+        --export_dir=exports/mrpc
+
+writes the next numbered version, exports/mrpc/<N>/, atomically: it is
+built in a hidden staging directory beside the versions (TF Serving ignores
+names that are not numbers), audited, then renamed into place, so a server
+polling exports/mrpc never sees a half-written version. Inside: the graph
+with the tokenizer (assets/vocab.txt), the signatures of the task (see
+serving/text_classification.py) and assets.extra/tf_serving_warmup_requests.
+exports/models.config then lists every model under exports/ for
+`tensorflow_model_server --model_config_file=exports/models.config`.
+
+--serving_version (default: the TF Serving release matching this
+TensorFlow) is the oldest server the export must load in: an op that
+release does not link fails the export, naming the op and the first release
+that has it.
+"""
+
+import os
+import shutil
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import predict_pb2
+
+from bert_tf import checkpoints
+from bert_tf import tokenization
+from serving import model_config
+from serving import op_audit
+from serving import signatures as signature_defs
+from serving import text_classification
+
+# Task family (kept with the fine-tuned model) -> its serving module.
+SERVING_MODULES = {
+    "glue": text_classification.ClassifierServing,
+    "multiple_choice": text_classification.MultipleChoiceServing,
+}
+
+
+class ExportError(ValueError):
+    """A model or export directory that cannot give a servable export."""
+
+
+def _versions(export_dir):
+    if not os.path.isdir(export_dir):
+        return []
+    return sorted(int(name) for name in os.listdir(export_dir)
+                  if name.isdigit())
+
+
+def _predict_request(model_name, signature_name, inputs):
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name,
+                                       signature_name=signature_name))
+    for input_name, value in inputs.items():
+        request.inputs[input_name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def serving_module(model_dir, task_name=None):
+    """The serving tf.Module of a fine-tuned bert_tf model directory."""
+    task = checkpoints.read_model_description(model_dir).get("task")
+    if not task:
+        raise ExportError(f"{model_dir}: not a fine-tuned model (no task in "
+                          f"{checkpoints.MODEL_FILE}); export the "
+                          "OUTPUT_DIR/model of a tasks.finetune run")
+    if task_name and task_name != task["name"]:
+        raise ExportError(f"{model_dir}: fine-tuned for {task['name']}, not "
+                          f"{task_name}")
+    module_class = SERVING_MODULES.get(task.get("family"))
+    if module_class is None:
+        raise ExportError(f"{model_dir}: no serving module for task family "
+                          f"{task.get('family')!r}")
+    tokenizer = tokenization.BertTokenizer(
+        os.path.join(model_dir, "vocab.txt"), task["lower_case"])
+    return module_class(checkpoints.load_model(model_dir), tokenizer, task)
+
+
+def export(model_dir, export_dir, task_name=None,
+           serving_version=op_audit.DEFAULT_SERVING_VERSION):
+    """Writes the next version of `model_dir`'s export under `export_dir`.
+
+    Returns:
+        The new version directory.
+    """
+    module = serving_module(model_dir, task_name)
+    name = os.path.basename(os.path.normpath(export_dir))
+    versions = _versions(export_dir)
+    version = versions[-1] + 1 if versions else 1
+    os.makedirs(export_dir, exist_ok=True)
+    staging = os.path.join(export_dir, f".staging-{version}-{os.getpid()}")
+    try:
+        tf.saved_model.save(module, staging, signatures=module.signatures())
+        for signature, method in module.method_names().items():
+            signature_defs.set_signature_method(staging, signature, method)
+        signature_defs.write_warmup_requests(staging, [
+            _predict_request(name, signature, inputs)
+            for signature, inputs in module.warmup_inputs().items()])
+        ops, oldest = op_audit.audit(staging, serving_version)
+        final = os.path.join(export_dir, str(version))
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logging.info("Exported %s version %d (%d op types; loads in TF Serving "
+                 ">= %s)", name, version, len(ops), oldest)
+    model_config.write(os.path.dirname(os.path.abspath(export_dir)))
+    return final
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("task", None, "Task the model was fine-tuned for "
+                    "(checked against the model directory).")
+flags.DEFINE_string("model_dir", None, "Fine-tuned bert_tf model directory "
+                    "(OUTPUT_DIR/model of tasks.finetune).")
+flags.DEFINE_string("export_dir", None, "BASE/NAME: versions go in here, "
+                    "BASE/models.config lists every model under BASE.")
+flags.DEFINE_string("serving_version", op_audit.DEFAULT_SERVING_VERSION,
+                    "Oldest TF Serving release the export must load in.")
+
+
+def main(argv):
+    del argv
+    if not FLAGS.model_dir or not FLAGS.export_dir:
+        print("error: --model_dir and --export_dir are required",
+              file=sys.stderr)
+        return 2
+    try:
+        path = export(FLAGS.model_dir, FLAGS.export_dir, FLAGS.task,
+                      FLAGS.serving_version)
+    except (ExportError, op_audit.UnservableOpError,
+            checkpoints.CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

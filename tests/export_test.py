@@ -1,0 +1,234 @@
+"""Exports: atomic versions, signatures, warmup, models.config, op audit;
+loaded in a fresh process with only tensorflow and tensorflow_text."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf import models
+from bert_tf import tokenization
+from bert_tf.layers import encoder as encoder_lib
+from serving import export
+from serving import model_config
+from serving import op_audit
+from serving import signatures
+from tensorflow_serving.apis import prediction_log_pb2
+from tests import testing
+
+# Runs in a fresh interpreter: nothing of bert_tf, keras or this test.
+_LOAD_AND_RUN = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # registers the tf.text ops the graph uses
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+
+export_dir, requests = sys.argv[1], json.loads(sys.argv[2])
+loaded = tf.saved_model.load(export_dir)
+results = {}
+for signature, inputs in requests.items():
+    outputs = loaded.signatures[signature](
+        **{k: tf.constant(v) for k, v in inputs.items()})
+    results[signature] = {k: v.numpy().tolist() for k, v in outputs.items()}
+path = export_dir + "/assets.extra/tf_serving_warmup_requests"
+for record in tf.data.TFRecordDataset(path):
+    request = prediction_log_pb2.PredictionLog.FromString(
+        record.numpy()).predict_log.request
+    loaded.signatures[request.model_spec.signature_name](
+        **{k: tf.make_ndarray(v) for k, v in request.inputs.items()})
+proto = saved_model_pb2.SavedModel()
+proto.ParseFromString(open(export_dir + "/saved_model.pb", "rb").read())
+results["methods"] = {k: v.method_name for k, v in
+                      proto.meta_graphs[0].signature_def.items()}
+# (keras is imported by tensorflow itself in 2.21; project code must not be.)
+results["modules"] = sorted(m for m in sys.modules
+                            if m.split(".")[0] in ("bert_tf", "serving",
+                                                   "tasks"))
+print(json.dumps(results, default=lambda b: b.decode()))
+"""
+
+
+def _vocab():
+    return os.path.join(testing.minilm_dir(), "vocab.txt")
+
+
+def _model_dir(test, model_class, task, **arguments):
+    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
+                                num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=37,
+                                max_position_embeddings=64)
+    model = model_class(encoder_lib.BertEncoder(config), **arguments)
+    path = os.path.join(test.create_tempdir().full_path, "model")
+    checkpoints.save_model(path, model, _vocab(),
+                           task={"max_seq_length": 24, "lower_case": True,
+                                 **task})
+    return path, model
+
+
+def _run_fresh(export_dir, requests):
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_RUN, export_dir,
+         json.dumps(requests)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.large
+class ExportTest(tf.test.TestCase):
+
+    def test_pair_classifier_export_serves_what_the_model_computes(self):
+        model_dir, model = _model_dir(
+            self, models.BertClassifier,
+            {"name": "mnli", "family": "glue", "is_pair": True,
+             "labels": ["contradiction", "entailment", "neutral"]},
+            num_classes=3)
+        base = self.create_tempdir().full_path
+        version_dir = export.export(model_dir, os.path.join(base, "mnli"))
+        self.assertEqual(version_dir, os.path.join(base, "mnli", "1"))
+        self.assertEqual(os.listdir(os.path.join(base, "mnli")), ["1"])
+        self.assertTrue(os.path.isfile(
+            os.path.join(version_dir, "assets", "vocab.txt")))
+
+        texts_a = ["A man plays the guitar on stage.", "", "Ünïcödé 東京"]
+        texts_b = ["Someone performs music." * 10, "empty first", "x"]
+        served = _run_fresh(version_dir, {"serving_default": {
+            "text_a": texts_a, "text_b": texts_b}})
+        # The same inputs through the in-process model; over-long pairs
+        # trimmed to the model's max_seq_length (24).
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        inputs = tokenizer.encode(tf.constant(texts_a), tf.constant(texts_b),
+                                  24)
+        logits = model(inputs, training=False)["logits"].numpy()
+        outputs = served["serving_default"]
+        self.assertAllClose(outputs["probabilities"],
+                            tf.nn.softmax(logits).numpy(), atol=1e-5)
+        self.assertEqual(outputs["class_ids"], logits.argmax(-1).tolist())
+        self.assertEqual(outputs["class_names"],
+                         [["contradiction", "entailment", "neutral"][i]
+                          for i in logits.argmax(-1)])
+        self.assertEqual(served["methods"]["classification"],
+                         "tensorflow/serving/classify")
+        self.assertEqual(served["methods"]["serving_default"],
+                         "tensorflow/serving/predict")
+        self.assertEqual(served["modules"], [])
+
+        # Tokenized signature: the same numbers from the client's ids.
+        served_ids = _run_fresh(version_dir, {"tokenized": {
+            k: v.numpy().tolist() for k, v in inputs.items()}})
+        self.assertAllClose(served_ids["tokenized"]["probabilities"],
+                            outputs["probabilities"], atol=1e-5)
+
+        # A second export is version 2; models.config lists the model.
+        export.export(model_dir, os.path.join(base, "mnli"))
+        self.assertCountEqual(os.listdir(os.path.join(base, "mnli")),
+                              ["1", "2"])
+        with open(os.path.join(base, model_config.CONFIG_FILE)) as f:
+            config = f.read()
+        self.assertIn('name: "mnli"', config)
+        self.assertIn(f'base_path: "{os.path.join(base, "mnli")}"', config)
+
+    def test_regression_and_classify_signatures_on_tf_examples(self):
+        model_dir, model = _model_dir(
+            self, models.BertClassifier,
+            {"name": "stsb", "family": "glue", "is_pair": True,
+             "labels": None}, num_classes=1)
+        version_dir = export.export(
+            model_dir, os.path.join(self.create_tempdir().full_path, "stsb"))
+        example = tf.train.Example(features=tf.train.Features(feature={
+            name: tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[text.encode()]))
+            for name, text in (("text_a", "a cat sits"),
+                               ("text_b", "a cat is sitting"))}))
+        served = _run_fresh(version_dir, {
+            "serving_default": {"text_a": ["a cat sits"],
+                                "text_b": ["a cat is sitting"]}})
+        self.assertEqual(served["methods"]["regression"],
+                         "tensorflow/serving/regress")
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        logits = model(tokenizer.encode(tf.constant(["a cat sits"]),
+                                        tf.constant(["a cat is sitting"]),
+                                        24))["logits"].numpy()
+        self.assertAllClose(served["serving_default"]["score"],
+                            logits[:, 0], atol=1e-5)
+        loaded = tf.saved_model.load(version_dir)
+        regressed = loaded.signatures["regression"](
+            inputs=tf.constant([example.SerializeToString()]))
+        self.assertAllClose(regressed["outputs"], logits[:, 0], atol=1e-5)
+
+    def test_multiple_choice_export(self):
+        model_dir, model = _model_dir(
+            self, models.BertMultipleChoice,
+            {"name": "swag", "family": "multiple_choice", "num_choices": 4},
+            num_choices=4)
+        version_dir = export.export(
+            model_dir, os.path.join(self.create_tempdir().full_path, "swag"))
+        request = {"context": ["He walks to the door.", "She sings."]}
+        for i in range(4):
+            request[f"ending{i}"] = [f"He opens it {i}.", f"Loudly {i}."]
+        served = _run_fresh(version_dir, {"serving_default": request})
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        flat = tokenizer.encode(
+            tf.constant(np.repeat(request["context"], 4)),
+            tf.constant([request[f"ending{i}"][row] for row in range(2)
+                         for i in range(4)]), 24)
+        logits = model({k: tf.reshape(v, [2, 4, 24])
+                        for k, v in flat.items()})["logits"].numpy()
+        self.assertAllClose(served["serving_default"]["probabilities"],
+                            tf.nn.softmax(logits).numpy(), atol=1e-5)
+        self.assertEqual(served["serving_default"]["best_ending"],
+                         logits.argmax(-1).tolist())
+
+
+class ExportErrorsTest(tf.test.TestCase):
+
+    def test_audit_names_the_op_and_the_release_that_has_it(self):
+        model_dir, _ = _model_dir(
+            self, models.BertClassifier,
+            {"name": "sst2", "family": "glue", "is_pair": False,
+             "labels": ["0", "1"]}, num_classes=2)
+        base = self.create_tempdir().full_path
+        with self.assertRaisesRegex(
+                op_audit.UnservableOpError,
+                r"TF Serving 2.11 cannot load this export: "
+                r"FastBertNormalize \(TF Serving links it from 2.12\)"):
+            export.export(model_dir, os.path.join(base, "sst2"),
+                          serving_version="2.11")
+        # Nothing a server would load is left behind.
+        self.assertEqual(os.listdir(os.path.join(base, "sst2")), [])
+        ops, oldest = op_audit.audit(export.export(
+            model_dir, os.path.join(base, "sst2")))
+        self.assertEqual(oldest, "2.12")
+        self.assertNotIn("RoundRobinTrim", ops)
+        records = signatures.read_warmup_records(
+            os.path.join(base, "sst2", "1"))
+        request = prediction_log_pb2.PredictionLog.FromString(
+            records[0]).predict_log.request
+        self.assertEqual(request.model_spec.name, "sst2")
+        self.assertEqual(request.inputs["text_a"].dtype, tf.string)
+
+    def test_model_without_task_or_wrong_task_is_refused(self):
+        model_dir, _ = _model_dir(
+            self, models.BertClassifier,
+            {"name": "sst2", "family": "glue", "is_pair": False,
+             "labels": ["0", "1"]}, num_classes=2)
+        with self.assertRaisesRegex(export.ExportError,
+                                    "fine-tuned for sst2, not mrpc"):
+            export.export(model_dir, self.create_tempdir().full_path,
+                          task_name="mrpc")
+        encoder_dir = os.path.join(self.create_tempdir().full_path, "enc")
+        checkpoints.save_model(encoder_dir, checkpoints.load_model(
+            model_dir).encoder, _vocab())
+        with self.assertRaisesRegex(export.ExportError,
+                                    "not a fine-tuned model"):
+            export.export(encoder_dir, self.create_tempdir().full_path)
+
+
+if __name__ == "__main__":
+    tf.test.main()
