@@ -138,6 +138,10 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
 
     def replica_step(features):
         grads, metrics = forward_backward(features)
+        # Variables the loss does not reach (the pooler, for span and
+        # token heads) have no gradient: they are left out of the update.
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        grads, used = [g for g, _ in pairs], [v for _, v in pairs]
         context = tf.distribute.get_replica_context()
         grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         threshold = config.max_grad_norm
@@ -150,7 +154,7 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
             # The optimizer sums gradients across replicas once more; they
             # are equal on every replica now, so hand it 1/N of the total.
             grads = [_scale(g, 1.0 / num_replicas) for g in grads]
-        optimizer.apply_gradients(zip(grads, variables))
+        optimizer.apply_gradients(zip(grads, used))
         return metrics
 
     def replica_slice(batch):

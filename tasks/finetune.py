@@ -10,7 +10,9 @@ Tasks: mnli qqp qnli stsb mrpc rte sst2 cola wnli (GLUE TSVs as
 distributed: DATA_DIR/train.tsv, dev.tsv, test.tsv; MNLI dev_matched.tsv,
 dev_mismatched.tsv, test_matched.tsv, test_mismatched.tsv), ax (the
 diagnostic set, DATA_DIR/diagnostic.tsv, predicted with an MNLI model given
-as --init_checkpoint) and swag (train.csv, val.csv, test.csv).
+as --init_checkpoint), swag (train.csv, val.csv, test.csv) and conll2003
+(CoNLL-2003 column files: eng.train, eng.testa, eng.testb or train.txt,
+valid.txt, test.txt; IOB1 or IOB2; --do_eval scores dev and test).
 --init_checkpoint: a bert_tf model directory, a google-research TF1
 checkpoint (bert_model.ckpt, bert_config.json and vocab.txt beside it) or
 an HF BERT directory; its vocab.txt is used unless --vocab_file is given.
@@ -18,7 +20,8 @@ Without --do_train, --init_checkpoint is a fine-tuned model (OUTPUT_DIR/model
 of an earlier run) to evaluate or predict with.
 Writes: OUTPUT_DIR/model (fine-tuned bert_tf model directory, exportable
 with `python -m serving.export`), OUTPUT_DIR/eval_results.json, the GLUE
-submission files (MRPC.tsv, MNLI-m.tsv, ...) or swag_predictions.csv,
+submission files (MRPC.tsv, MNLI-m.tsv, ...), swag_predictions.csv or
+conll2003_test_predictions.txt (token, gold and predicted tag columns),
 OUTPUT_DIR/checkpoints (an interrupted run resumes from them) and
 OUTPUT_DIR/train (TensorBoard).
 """
@@ -56,8 +59,9 @@ flags.DEFINE_bool("do_train", False, "Fine-tune on the train split.")
 flags.DEFINE_bool("do_eval", False, "Score the dev split(s).")
 flags.DEFINE_bool("do_predict", False, "Predict the test split(s).")
 flags.DEFINE_integer("max_seq_length", 128, "Longest packed input, special "
-                     "tokens included; longer inputs are trimmed, the "
-                     "longer segment first.")
+                     "tokens included; longer sentence (pair)s are trimmed, "
+                     "the longer segment first; longer NER sentences are "
+                     "split into windows.")
 flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
 flags.DEFINE_integer("eval_batch_size", 32, "Evaluation/prediction batch "
                      "size.")

@@ -15,7 +15,8 @@ What `python -m tasks.finetune` does, for every task:
    leaderboard expects (GLUE submission TSVs, SWAG CSV).
 
 The task-specific parts live in one family module per task family
-(`tasks/glue.py`, `tasks/swag.py`), chosen from `FAMILIES`. Each has a
+(`tasks/glue.py`, `tasks/swag.py`, `tasks/conll.py`), chosen from
+`FAMILIES`. Each has a
 `Task(name)` class with:
 
     eval_splits, test_splits   split names for --do_eval / --do_predict
@@ -54,11 +55,13 @@ from bert_tf import tokenization
 from bert_tf import training
 from bert_tf.data import finetuning as finetuning_data
 from bert_tf.layers import encoder as encoder_lib
+from tasks import conll
 from tasks import glue
 from tasks import swag
 
 # Task name -> the family module that knows it.
-FAMILIES = {**{name: glue for name in glue.TASK_NAMES}, "swag": swag}
+FAMILIES = {**{name: glue for name in glue.TASK_NAMES}, "swag": swag,
+            **{name: conll for name in conll.TASK_NAMES}}
 
 
 @dataclasses.dataclass(frozen=True)
