@@ -12,7 +12,11 @@ dev_mismatched.tsv, test_matched.tsv, test_mismatched.tsv), ax (the
 diagnostic set, DATA_DIR/diagnostic.tsv, predicted with an MNLI model given
 as --init_checkpoint), swag (train.csv, val.csv, test.csv) and conll2003
 (CoNLL-2003 column files: eng.train, eng.testa, eng.testb or train.txt,
-valid.txt, test.txt; IOB1 or IOB2; --do_eval scores dev and test).
+valid.txt, test.txt; IOB1 or IOB2; --do_eval scores dev and test), squad
+(train-v1.1.json, dev-v1.1.json) and squad_v2 (train-v2.0.json,
+dev-v2.0.json; SQuAD's test set is hidden, so --do_eval and --do_predict
+both answer the dev file: predictions.json, nbest_predictions.json and,
+for v2.0, null_odds.json; score them with `python -m tasks.squad_eval`).
 --init_checkpoint: a bert_tf model directory, a google-research TF1
 checkpoint (bert_model.ckpt, bert_config.json and vocab.txt beside it) or
 an HF BERT directory; its vocab.txt is used unless --vocab_file is given.
@@ -86,6 +90,16 @@ flags.DEFINE_enum("mixed_precision", "fp32", list(training.PRECISIONS),
 flags.DEFINE_bool("fixed_shapes", None, "Pad batches to a few bucket "
                   "lengths instead of each batch's longest; default: on "
                   "with --jit_compile or a TPU.")
+flags.DEFINE_integer("max_query_length", 64, "SQuAD: question pieces kept.")
+flags.DEFINE_integer("doc_stride", 128, "SQuAD: pieces between the starts of "
+                     "two windows over a long context.")
+flags.DEFINE_integer("n_best_size", 20, "SQuAD: candidate starts/ends per "
+                     "window, answers in nbest_predictions.json.")
+flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer in "
+                     "pieces.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2.0: predict no "
+                   "answer when the null score beats the best span by more "
+                   "(use the best_f1_thresh of an earlier evaluation).")
 flags.mark_flags_as_required(["task", "data_dir", "output_dir"])
 
 
@@ -116,7 +130,12 @@ def run_from_flags():
         jit_compile=FLAGS.jit_compile,
         mixed_precision=FLAGS.mixed_precision,
         fixed_shapes=FLAGS.fixed_shapes,
-        seed=FLAGS.seed)
+        seed=FLAGS.seed,
+        max_query_length=FLAGS.max_query_length,
+        doc_stride=FLAGS.doc_stride,
+        n_best_size=FLAGS.n_best_size,
+        max_answer_length=FLAGS.max_answer_length,
+        null_score_diff_threshold=FLAGS.null_score_diff_threshold)
 
 
 def main(argv):

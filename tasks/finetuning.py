@@ -15,8 +15,8 @@ What `python -m tasks.finetune` does, for every task:
    leaderboard expects (GLUE submission TSVs, SWAG CSV).
 
 The task-specific parts live in one family module per task family
-(`tasks/glue.py`, `tasks/swag.py`, `tasks/conll.py`), chosen from
-`FAMILIES`. Each has a
+(`tasks/glue.py`, `tasks/swag.py`, `tasks/conll.py`, `tasks/squad.py`),
+chosen from `FAMILIES`. Each has a
 `Task(name)` class with:
 
     eval_splits, test_splits   split names for --do_eval / --do_predict
@@ -57,11 +57,13 @@ from bert_tf.data import finetuning as finetuning_data
 from bert_tf.layers import encoder as encoder_lib
 from tasks import conll
 from tasks import glue
+from tasks import squad
 from tasks import swag
 
 # Task name -> the family module that knows it.
 FAMILIES = {**{name: glue for name in glue.TASK_NAMES}, "swag": swag,
-            **{name: conll for name in conll.TASK_NAMES}}
+            **{name: conll for name in conll.TASK_NAMES},
+            **{name: squad for name in squad.TASK_NAMES}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,12 @@ class FinetuningRun:
     mixed_precision: str = "fp32"
     fixed_shapes: Optional[bool] = None
     seed: int = 12345
+    # SQuAD only.
+    max_query_length: int = 64
+    doc_stride: int = 128
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    null_score_diff_threshold: float = 0.0
 
     def batches_have_fixed_shapes(self):
         """Fixed shapes where recompiling per shape is costly: TPU, XLA."""
@@ -116,6 +124,21 @@ def _check(run):
         raise FinetuningError(
             "--init_checkpoint is required: the pre-trained model to "
             "fine-tune (or, without --do_train, the fine-tuned model)")
+
+
+def _make_task(run):
+    family = FAMILIES[run.task]
+    if family is not squad:
+        return family.Task(run.task)
+    task = squad.Task(run.task, max_query_length=run.max_query_length,
+                      doc_stride=run.doc_stride, n_best_size=run.n_best_size,
+                      max_answer_length=run.max_answer_length,
+                      null_score_diff_threshold=run.null_score_diff_threshold)
+    try:
+        task.check_lengths(run.max_seq_length)
+    except ValueError as e:
+        raise FinetuningError(str(e)) from e
+    return task
 
 
 def _vocab_and_lower_case(run, checkpoint_vocab):
@@ -143,8 +166,7 @@ def run(run):
     _check(run)
     # First: multi-worker collectives must be set up before any TF op runs.
     strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
-    family = FAMILIES[run.task]
-    task = family.Task(run.task)
+    task = _make_task(run)
     config, weights, checkpoint_vocab, fmt = checkpoints.read_checkpoint(
         run.init_checkpoint, config_file=run.bert_config_file)
     config.check_max_seq_length(run.max_seq_length)
@@ -166,21 +188,28 @@ def run(run):
     else:
         model = _fine_tuned_model(run, task, fmt)
 
-    results = {}
+    results, predicted = {}, {}
     if run.do_eval:
         for split in task.eval_splits:
             examples, features, outputs = _predict_split(
                 run, task, tokenizer, model, split)
+            predicted[split] = examples, features, outputs
             results[split] = task.evaluate(examples, features, outputs)
             results[split]["num_examples"] = len(examples)
             logging.info("%s %s: %s", run.task, split, results[split])
         if distribute.is_chief(strategy):
             _write_json(os.path.join(run.output_dir, "eval_results.json"),
                         {"task": run.task, **results})
+    # SQuAD writes its prediction files for the dev split it evaluates.
+    if getattr(task, "eval_writes_predictions", False) and run.do_eval:
+        for split, (examples, features, outputs) in predicted.items():
+            if distribute.is_chief(strategy):
+                task.write_predictions(run.output_dir, split, examples,
+                                       features, outputs)
     if run.do_predict and distribute.is_chief(strategy):
         for split in task.test_splits:
-            examples, features, outputs = _predict_split(
-                run, task, tokenizer, model, split)
+            examples, features, outputs = predicted.get(split) or \
+                _predict_split(run, task, tokenizer, model, split)
             path = task.write_predictions(run.output_dir, split, examples,
                                           features, outputs)
             logging.info("Wrote %d predictions to %s", len(examples), path)
