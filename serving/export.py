@@ -3,6 +3,8 @@ r"""Exports a fine-tuned model as a SavedModel for TF Serving.
     python -m serving.export --task=mrpc --model_dir=runs/mrpc/model \
         --export_dir=exports/mrpc
 
+(or `--task=encoder --model_dir=ANY_CHECKPOINT --export_dir=exports/bert`
+for a TF Hub-style pair: exports/bert/<N> and exports/bert_preprocess/<N>)
 writes the next numbered version, exports/mrpc/<N>/, atomically: it is
 built in a hidden staging directory beside the versions (TF Serving ignores
 names that are not numbers), audited, then renamed into place, so a server
@@ -30,7 +32,10 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from bert_tf import checkpoints
+from bert_tf import configs
 from bert_tf import tokenization
+from bert_tf.layers import encoder as encoder_lib
+from serving import encoder as encoder_export
 from serving import model_config
 from serving import op_audit
 from serving import signatures as signature_defs
@@ -82,14 +87,9 @@ def serving_module(model_dir, task_name=None):
     return module_class(checkpoints.load_model(model_dir), tokenizer, task)
 
 
-def export(model_dir, export_dir, task_name=None,
-           serving_version=op_audit.DEFAULT_SERVING_VERSION):
-    """Writes the next version of `model_dir`'s export under `export_dir`.
-
-    Returns:
-        The new version directory.
-    """
-    module = serving_module(model_dir, task_name)
+def _publish(module, export_dir, serving_version):
+    """Saves `module` as the next version under `export_dir`, atomically;
+    returns the version directory."""
     name = os.path.basename(os.path.normpath(export_dir))
     versions = _versions(export_dir)
     version = versions[-1] + 1 if versions else 1
@@ -114,11 +114,51 @@ def export(model_dir, export_dir, task_name=None,
     return final
 
 
+def export(model_dir, export_dir, task_name=None,
+           serving_version=op_audit.DEFAULT_SERVING_VERSION):
+    """Writes the next version of a fine-tuned model's export under
+    `export_dir`; returns the version directory."""
+    return _publish(serving_module(model_dir, task_name), export_dir,
+                    serving_version)
+
+
+def export_encoder(checkpoint, export_dir, seq_length=128, lower_case=None,
+                   serving_version=op_audit.DEFAULT_SERVING_VERSION):
+    """The TF Hub-style pair of any checkpoint bert_tf reads: the encoder
+    at `export_dir` and its preprocessor at `export_dir`_preprocess.
+
+    Returns:
+        (encoder version directory, preprocessor version directory).
+    """
+    config, weights, vocab_file, _ = checkpoints.read_checkpoint(checkpoint)
+    if vocab_file is None:
+        raise ExportError(f"{checkpoint}: no vocab.txt beside the "
+                          "checkpoint; the preprocessor needs one")
+    if lower_case is None:
+        lower_case = not tokenization.vocab_is_cased(
+            tokenization.load_vocab(vocab_file))
+    config.check_max_seq_length(seq_length)
+    bert = encoder_lib.BertEncoder(config)
+    checkpoints.assign_weights(bert, weights, checkpoint)
+    tokenizer = tokenization.BertTokenizer(vocab_file, lower_case)
+    export_dir = os.path.normpath(export_dir)
+    encoder_dir = _publish(encoder_export.Encoder(bert), export_dir,
+                           serving_version)
+    preprocess_dir = _publish(
+        encoder_export.Preprocessor(tokenizer, seq_length),
+        f"{export_dir}_preprocess", serving_version)
+    return encoder_dir, preprocess_dir
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", None, "Task the model was fine-tuned for "
-                    "(checked against the model directory).")
+                    "(checked against the model directory), or 'encoder' "
+                    "for the TF Hub-style encoder + preprocessor pair.")
 flags.DEFINE_string("model_dir", None, "Fine-tuned bert_tf model directory "
-                    "(OUTPUT_DIR/model of tasks.finetune).")
+                    "(OUTPUT_DIR/model of tasks.finetune); with "
+                    "--task=encoder any checkpoint bert_tf reads.")
+flags.DEFINE_integer("seq_length", 128, "--task=encoder: the length the "
+                     "preprocessor's default call pads to.")
 flags.DEFINE_string("export_dir", None, "BASE/NAME: versions go in here, "
                     "BASE/models.config lists every model under BASE.")
 flags.DEFINE_string("serving_version", op_audit.DEFAULT_SERVING_VERSION,
@@ -132,13 +172,19 @@ def main(argv):
               file=sys.stderr)
         return 2
     try:
-        path = export(FLAGS.model_dir, FLAGS.export_dir, FLAGS.task,
-                      FLAGS.serving_version)
+        if FLAGS.task == "encoder":
+            paths = export_encoder(FLAGS.model_dir, FLAGS.export_dir,
+                                   FLAGS.seq_length,
+                                   serving_version=FLAGS.serving_version)
+        else:
+            paths = [export(FLAGS.model_dir, FLAGS.export_dir, FLAGS.task,
+                            FLAGS.serving_version)]
     except (ExportError, op_audit.UnservableOpError,
-            checkpoints.CheckpointError) as e:
+            checkpoints.CheckpointError, configs.ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"exported: {path}")
+    for path in paths:
+        print(f"exported: {path}")
     return 0
 
 

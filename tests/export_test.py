@@ -186,6 +186,67 @@ class ExportTest(tf.test.TestCase):
                          logits.argmax(-1).tolist())
 
 
+@pytest.mark.large
+class EncoderExportTest(tf.test.TestCase):
+
+    def test_hub_style_pair_serves_and_fine_tunes_through_tfsm_layer(self):
+        import keras
+
+        model_dir, classifier = _model_dir(
+            self, models.BertClassifier,
+            {"name": "sst2", "family": "glue", "is_pair": False,
+             "labels": ["0", "1"]}, num_classes=2)
+        base = self.create_tempdir().full_path
+        encoder_dir, preprocess_dir = export.export_encoder(
+            model_dir, os.path.join(base, "bert"), seq_length=16)
+        self.assertEqual(preprocess_dir,
+                         os.path.join(base, "bert_preprocess", "1"))
+        preprocessor = tf.saved_model.load(preprocess_dir)
+        encoder = tf.saved_model.load(encoder_dir)
+        # As TF Hub's BERT models are used: default call, or tokenize +
+        # bert_pack_inputs for pairs.
+        inputs = preprocessor(tf.constant(["hello world", "a b c"]))
+        self.assertEqual(inputs["input_word_ids"].shape, (2, 16))
+        tokens = [preprocessor.tokenize(tf.constant(["hello world"])),
+                  preprocessor.tokenize(tf.constant(["good bye"]))]
+        self.assertEqual(tokens[0].ragged_rank, 2)
+        pair = preprocessor.bert_pack_inputs(tokens, seq_length=8)
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        expected = tokenizer.encode(tf.constant(["hello world"]),
+                                    tf.constant(["good bye"]), 8)
+        for name in expected:
+            self.assertAllEqual(pair[name], expected[name])
+        outputs = encoder(inputs)
+        reference = classifier.encoder(inputs, training=False)
+        self.assertAllClose(outputs["pooled_output"],
+                            reference["pooled_output"], atol=1e-5)
+        self.assertLen(outputs["encoder_outputs"], 2)
+
+        # Keras 3: a classifier on TFSMLayer fine-tunes the encoder.
+        layer = keras.layers.TFSMLayer(
+            encoder_dir, call_endpoint="serve",
+            call_training_endpoint="train", trainable=True)
+        model_inputs = {name: keras.Input((None,), dtype="int32", name=name)
+                        for name in expected}
+        pooled = layer(model_inputs)["pooled_output"]
+        model = keras.Model(model_inputs, keras.layers.Dense(2)(pooled))
+        # SGD: Keras 3.15 optimizers with slots (Adam) fail on TFSMLayer's
+        # restored variables ("...:0_momentum is not a valid scope name").
+        model.compile(optimizer=keras.optimizers.SGD(0.02),
+                      loss=keras.losses.SparseCategoricalCrossentropy(
+                          from_logits=True))
+        batch = {k: v.numpy() for k, v in inputs.items()}
+        labels = np.array([1, 1])
+        before = [w.numpy().copy() for w in layer.trainable_weights]
+        initial_loss = model.evaluate(batch, labels, verbose=0)
+        model.fit(batch, labels, epochs=20, verbose=0)
+        self.assertLess(model.evaluate(batch, labels, verbose=0),
+                        initial_loss)
+        self.assertTrue(any(not np.allclose(b, w.numpy()) for b, w in
+                            zip(before, layer.trainable_weights)))
+        self.assertEqual(model.predict(batch, verbose=0).shape, (2, 2))
+
+
 class ExportErrorsTest(tf.test.TestCase):
 
     def test_audit_names_the_op_and_the_release_that_has_it(self):
