@@ -11,11 +11,12 @@ import tensorflow as tf
 
 def _xent(labels, logits):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=tf.cast(logits, tf.float32))
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32))
 
 
 def _accuracy_sum(labels, logits, weights=None):
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=labels.dtype),
+    labels = tf.cast(labels, tf.int32)
+    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                                labels), tf.float32)
     return tf.reduce_sum(correct if weights is None else correct * weights)
 
@@ -66,3 +67,35 @@ def regression_loss(features, outputs):
     squared = tf.math.squared_difference(predictions, labels)
     count = tf.cast(tf.size(labels), tf.float32)
     return tf.reduce_mean(squared), {"loss": (tf.reduce_sum(squared), count)}
+
+
+def span_loss(features, outputs):
+    """SQuAD: mean of the start and end cross-entropies over [B, L] logits,
+    as the original; metrics: loss, start_accuracy, end_accuracy."""
+    start_labels = features["start_positions"]  # [B]
+    end_labels = features["end_positions"]  # [B]
+    per_example = 0.5 * (_xent(start_labels, outputs["start_logits"])
+                         + _xent(end_labels, outputs["end_logits"]))  # [B]
+    count = tf.cast(tf.size(start_labels), tf.float32)
+    metrics = {
+        "loss": (tf.reduce_sum(per_example), count),
+        "start_accuracy": (_accuracy_sum(start_labels,
+                                         outputs["start_logits"]), count),
+        "end_accuracy": (_accuracy_sum(end_labels, outputs["end_logits"]),
+                         count),
+    }
+    return tf.reduce_mean(per_example), metrics
+
+
+def token_classification_loss(features, outputs):
+    """NER: cross-entropy at the weighted positions (first piece of each
+    word), averaged over them; metrics: loss and tag accuracy there."""
+    weights = tf.cast(features["label_weights"], tf.float32)  # [B, L]
+    labels = features["label_ids"]  # [B, L]
+    logits = outputs["logits"]  # [B, L, T]
+    count = tf.reduce_sum(weights)
+    total = tf.reduce_sum(_xent(labels, logits) * weights)
+    metrics = {"loss": (total, count),
+               "accuracy": (_accuracy_sum(labels, logits, weights), count)}
+    # A batch of padding only (never in practice) must not divide by 0.
+    return total / tf.maximum(count, 1.0), metrics

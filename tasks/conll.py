@@ -22,8 +22,8 @@ import os
 import numpy as np
 from seqeval import metrics as seqeval_metrics
 from seqeval.metrics import sequence_labeling
-import tensorflow as tf
 
+from bert_tf import losses
 from bert_tf import models
 from bert_tf.data import conll as conll_data
 from bert_tf.data import finetuning as finetuning_data
@@ -35,27 +35,6 @@ SEQUENCE_FEATURES = ("input_word_ids", "input_type_ids", "label_ids",
 
 def predictions_file(split):
     return f"conll2003_{split}_predictions.txt"
-
-
-def token_classification_loss(features, outputs):
-    """Cross-entropy at the weighted positions (first piece of each word).
-
-    The loss is averaged over those positions of the replica's batch;
-    metrics: loss and tag accuracy over the same positions.
-    """
-    weights = tf.cast(features["label_weights"], tf.float32)  # [B, L]
-    labels = tf.cast(features["label_ids"], tf.int32)  # [B, L]
-    logits = tf.cast(outputs["logits"], tf.float32)  # [B, L, T]
-    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=logits)  # [B, L]
-    count = tf.reduce_sum(weights)
-    total = tf.reduce_sum(xent * weights)
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                               labels), tf.float32)
-    metrics = {"loss": (total, count),
-               "accuracy": (tf.reduce_sum(correct * weights), count)}
-    # A batch of padding only (never in practice) must not divide by 0.
-    return total / tf.maximum(count, 1.0), metrics
 
 
 def entity_metrics(gold, predicted):
@@ -108,7 +87,7 @@ class Task:
     eval_splits = ("dev", "test")
     test_splits = ("test",)
     accepted_models = ("conll2003",)
-    loss_fn = staticmethod(token_classification_loss)
+    loss_fn = staticmethod(losses.token_classification_loss)
 
     def __init__(self, name="conll2003"):
         del name  # one task in this family

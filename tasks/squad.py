@@ -5,8 +5,8 @@ Tasks `squad` (DATA_DIR/train-v1.1.json, dev-v1.1.json) and `squad_v2`
 its paragraph, `[CLS] question [SEP] window [SEP]` (`--max_query_length`,
 `--doc_stride`; see bert_tf/data/squad_features.py); `BertSpanLabeler`
 gives start and end logits per piece; the loss is the mean of the start and
-end cross-entropies (`span_loss`). Answers are decoded as the original
-run_squad.py does (`--n_best_size`, `--max_answer_length`, v2.0's
+end cross-entropies (`bert_tf.losses.span_loss`). Answers are decoded as the
+original run_squad.py does (`--n_best_size`, `--max_answer_length`, v2.0's
 `--null_score_diff_threshold`; see bert_tf/squad_postprocessing.py) and
 scored with the official EM/F1 (bert_tf/squad_metrics.py).
 
@@ -29,8 +29,8 @@ import os
 
 from absl import logging
 import numpy as np
-import tensorflow as tf
 
+from bert_tf import losses
 from bert_tf import models
 from bert_tf import squad_metrics
 from bert_tf import squad_postprocessing
@@ -41,34 +41,6 @@ from bert_tf.data import squad_features
 
 TASK_NAMES = ("squad", "squad_v2")
 _VERSIONS = {"squad": "v1.1", "squad_v2": "v2.0"}
-
-
-def _xent(labels, logits):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32))
-
-
-def _correct(labels, logits):
-    predicted = tf.argmax(logits, -1, output_type=tf.int32)
-    return tf.reduce_sum(tf.cast(
-        tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
-
-
-def span_loss(features, outputs):
-    """Mean of the start and end cross-entropies over [B, L] logits, as the
-    original; metrics: loss, start_accuracy, end_accuracy."""
-    start_labels = features["start_positions"]  # [B]
-    end_labels = features["end_positions"]  # [B]
-    per_example = 0.5 * (_xent(start_labels, outputs["start_logits"])
-                         + _xent(end_labels, outputs["end_logits"]))  # [B]
-    count = tf.cast(tf.size(start_labels), tf.float32)
-    metrics = {
-        "loss": (tf.reduce_sum(per_example), count),
-        "start_accuracy": (_correct(start_labels, outputs["start_logits"]),
-                           count),
-        "end_accuracy": (_correct(end_labels, outputs["end_logits"]), count),
-    }
-    return tf.reduce_mean(per_example), metrics
 
 
 class Task:
@@ -89,7 +61,7 @@ class Task:
     test_splits = ("dev",)  # the leaderboard predicts dev-layout files
     # --do_eval writes the prediction files of what it scores, too.
     eval_writes_predictions = True
-    loss_fn = staticmethod(span_loss)
+    loss_fn = staticmethod(losses.span_loss)
 
     def __init__(self, name="squad", max_query_length=64, doc_stride=128,
                  n_best_size=20, max_answer_length=30,

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf import losses
 from bert_tf import tokenization
 from bert_tf.data import conll as conll_data
 from bert_tf.data import finetuning as finetuning_data
@@ -127,7 +128,7 @@ class TokenClassificationLossTest(tf.test.TestCase):
         labels = rng.integers(0, 9, size=[2, 5]).astype(np.int32)
         weights = np.array([[0, 1, 1, 0, 0], [0, 1, 0, 1, 0]], np.int32)
         features = {"label_ids": labels, "label_weights": weights}
-        loss, metrics = conll.token_classification_loss(
+        loss, metrics = losses.token_classification_loss(
             features, {"logits": tf.constant(logits)})
         log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         xent = -np.take_along_axis(log_softmax, labels[..., None], -1)[..., 0]
@@ -138,7 +139,7 @@ class TokenClassificationLossTest(tf.test.TestCase):
         # Logits at weight-0 positions (pieces after the first, [CLS],
         # [SEP], padding) change nothing.
         noisy = np.where(weights[..., None] > 0, logits, 100.0)
-        again, _ = conll.token_classification_loss(
+        again, _ = losses.token_classification_loss(
             features, {"logits": tf.constant(noisy, tf.float32)})
         self.assertAllClose(again, loss)
         correct = (logits.argmax(-1) == labels) * weights

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf import losses
 from bert_tf import squad_postprocessing
 from bert_tf import tokenization
 from bert_tf.data import finetuning as finetuning_data
@@ -241,7 +242,7 @@ class TaskTest(tf.test.TestCase):
         batch = batches[0]
         size, length = batch["input_word_ids"].shape
         zeros = tf.zeros([size, length])
-        loss, metrics = squad.span_loss(
+        loss, metrics = losses.span_loss(
             batch, {"start_logits": zeros, "end_logits": zeros})
         self.assertAllClose(loss, np.log(length), rtol=1e-5)
         total, count = metrics["start_accuracy"]

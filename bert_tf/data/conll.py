@@ -66,7 +66,6 @@ FILES = {"train": ("eng.train", "train.txt"),
 DOCSTART = "-DOCSTART-"
 NUM_COLUMNS = 4  # token POS chunk NER
 
-_BOM = b"\xef\xbb\xbf"
 _SEPARATOR = re.compile(r"[ \t]+")
 _TOKENIZE_CHUNK = 65536  # words per tokenizer call
 
@@ -154,7 +153,7 @@ def read_file(path, split="train"):
             document_used = True
         words, tags = [], []
 
-    for line_no, text in _lines(path):
+    for line_no, text in glue.read_lines(path):
         fields = _SEPARATOR.split(text.strip(" \t"))
         if fields == [""]:
             end_sentence()
@@ -183,23 +182,6 @@ def read_file(path, split="train"):
     return [Sentence(f"{split}-{i}", words, tuple(to_iob2(tags)), document,
                      line)
             for i, (words, tags, document, line) in enumerate(sentences)]
-
-
-def _lines(path):
-    """(line number, text) of each line, decoded strictly, EOL dropped."""
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if line_no == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
-            raw = raw[:-1] if raw.endswith(b"\n") else raw
-            raw = raw[:-1] if raw.endswith(b"\r") else raw
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(
-                    f"{path}:{line_no}: not UTF-8 (byte 0x{raw[e.start]:02x} "
-                    f"at byte {e.start + 1} of the line)") from None
-            yield line_no, text
 
 
 def _continues(previous, tag):

@@ -315,8 +315,10 @@ def read_file(task: GlueTask, path: str, split: str,
     return examples
 
 
-def _rows(path):
-    """(line number, fields) of each non-blank line, decoded strictly."""
+def read_lines(path):
+    """(line number, text) of each line of a task file: decoded strictly
+    as UTF-8 (an error names the line and byte), a leading byte-order mark
+    and the LF / CRLF line end dropped."""
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             if line_no == 1 and raw.startswith(_BOM):
@@ -329,8 +331,14 @@ def _rows(path):
                 raise DataError(
                     f"{path}:{line_no}: not UTF-8 (byte 0x{raw[e.start]:02x} "
                     f"at byte {e.start + 1} of the line)") from None
-            if text:
-                yield line_no, text.split("\t")
+            yield line_no, text
+
+
+def _rows(path):
+    """(line number, fields) of each non-blank line."""
+    for line_no, text in read_lines(path):
+        if text:
+            yield line_no, text.split("\t")
 
 
 def _example(task, columns, values, where, guid):
