@@ -17,6 +17,16 @@ import numpy as np
 import tensorflow as tf
 
 
+# Padded outputs of the token classification export (NER) -> the output
+# holding each row's real length; predictions are printed without padding.
+PADDED_OUTPUTS = {
+    "words": "num_words", "word_starts": "num_words",
+    "word_ends": "num_words", "tags": "num_words",
+    "tag_probabilities": "num_words", "entities": "num_entities",
+    "entity_types": "num_entities", "entity_starts": "num_entities",
+    "entity_ends": "num_entities"}
+
+
 class InputError(ValueError):
     """Examples that cannot be turned into a request."""
 
@@ -157,10 +167,18 @@ def format_predictions(outputs, count, start, fmt) -> list[str]:
                 else "batch\t" + _text(values)]
     lines = []
     for i in range(count):
-        values = {n: _plain(outputs[n][i]) for n in names}
+        values = {n: _plain(_unpadded(outputs, n, i)) for n in names}
         lines.append(json.dumps(values) if fmt == "json"
                      else f"{start + i}\t" + _text(values))
     return lines
+
+
+def _unpadded(outputs, name, row):
+    value = outputs[name][row]
+    count = PADDED_OUTPUTS.get(name)
+    if count in outputs and np.ndim(value) > 0:
+        return value[:int(outputs[count][row])]
+    return value
 
 
 def format_classifications(results, start, fmt) -> list[str]:

@@ -10,7 +10,8 @@ built in a hidden staging directory beside the versions (TF Serving ignores
 names that are not numbers), audited, then renamed into place, so a server
 polling exports/mrpc never sees a half-written version. Inside: the graph
 with the tokenizer (assets/vocab.txt), the signatures of the task (see
-serving/text_classification.py) and assets.extra/tf_serving_warmup_requests.
+serving/text_classification.py, question_answering.py and
+token_classification.py) and assets.extra/tf_serving_warmup_requests.
 exports/models.config then lists every model under exports/ for
 `tensorflow_model_server --model_config_file=exports/models.config`.
 
@@ -38,13 +39,17 @@ from bert_tf.layers import encoder as encoder_lib
 from serving import encoder as encoder_export
 from serving import model_config
 from serving import op_audit
+from serving import question_answering
 from serving import signatures as signature_defs
 from serving import text_classification
+from serving import token_classification
 
 # Task family (kept with the fine-tuned model) -> its serving module.
 SERVING_MODULES = {
     "glue": text_classification.ClassifierServing,
     "multiple_choice": text_classification.MultipleChoiceServing,
+    "span": question_answering.QuestionAnsweringServing,
+    "token_classification": token_classification.TokenClassificationServing,
 }
 
 

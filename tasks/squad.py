@@ -163,6 +163,7 @@ class Task:
                 "max_query_length": self.max_query_length,
                 "doc_stride": self.doc_stride,
                 "max_answer_length": self.max_answer_length,
+                "n_best_size": self.n_best_size,
                 "null_score_diff_threshold":
                     self.null_score_diff_threshold,
                 "lower_case": lower_case}

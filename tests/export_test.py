@@ -11,15 +11,18 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf import models
+from bert_tf import squad_postprocessing
 from bert_tf import tokenization
-from bert_tf.layers import encoder as encoder_lib
+from bert_tf.data import conll as conll_data
+from bert_tf.data import squad as squad_data
+from bert_tf.data import squad_features
 from serving import export
 from serving import model_config
 from serving import op_audit
 from serving import signatures
 from tensorflow_serving.apis import prediction_log_pb2
+from tests import serving_testing as st
 from tests import testing
 
 # Runs in a fresh interpreter: nothing of bert_tf, keras or this test.
@@ -60,16 +63,8 @@ def _vocab():
 
 
 def _model_dir(test, model_class, task, **arguments):
-    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37,
-                                max_position_embeddings=64)
-    model = model_class(encoder_lib.BertEncoder(config), **arguments)
-    path = os.path.join(test.create_tempdir().full_path, "model")
-    checkpoints.save_model(path, model, _vocab(),
-                           task={"max_seq_length": 24, "lower_case": True,
-                                 **task})
-    return path, model
+    return st.tiny_task_model(test.create_tempdir().full_path, model_class,
+                              task, **arguments)
 
 
 def _run_fresh(export_dir, requests):
@@ -184,6 +179,114 @@ class ExportTest(tf.test.TestCase):
                             tf.nn.softmax(logits).numpy(), atol=1e-5)
         self.assertEqual(served["serving_default"]["best_ending"],
                          logits.argmax(-1).tolist())
+
+
+    def test_question_answering_export_answers_as_predictions_json(self):
+        model_dir, model = _model_dir(
+            self, models.BertSpanLabeler,
+            {"name": "squad_v2", "family": "span", "max_query_length": 6,
+             "doc_stride": 5, "max_answer_length": 4, "n_best_size": 5,
+             "version_2_with_negative": True,
+             "null_score_diff_threshold": 0.5})
+        version_dir = export.export(
+            model_dir, os.path.join(self.create_tempdir().full_path, "qa"))
+        # Long contexts (several windows), accents, combining marks, CJK,
+        # an empty context and an over-long question.
+        rng = np.random.default_rng(0)
+        vocabulary = ("the river rises in café naïve e\u0301te\u0301 東京 "
+                      "hills , ends at sea far from old town .").split()
+        contexts = [" ".join(rng.choice(vocabulary, n))
+                    for n in (60, 3, 0, 25, 40)]
+        questions = [" ".join(rng.choice(vocabulary, n))
+                     for n in (4, 2, 3, 12, 0)]
+        served = _run_fresh(version_dir, {"serving_default": {
+            "question": questions, "context": contexts}})["serving_default"]
+        # The answers tasks.finetune writes to predictions.json.
+        examples = [squad_data.SquadExample(
+            qas_id=str(i), question=q, context=c, answers=(),
+            is_impossible=False, where=str(i))
+            for i, (q, c) in enumerate(zip(questions, contexts))]
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        features = squad_features.create_features(tokenizer, examples, 24,
+                                                   6, 5)
+        self.assertGreater(len(features), 12)
+        batch = testing.pad_features(
+            [f.input_word_ids for f in features],
+            [f.input_type_ids for f in features], tokenizer.pad_id)
+        outputs = model(batch, training=False)
+        predictions = squad_postprocessing.predict_answers(
+            examples, features, outputs["start_logits"].numpy(),
+            outputs["end_logits"].numpy(), 5, 4, True, 0.5)
+        self.assertEqual(served["answer"],
+                         [predictions.answers[e.qas_id] for e in examples])
+        self.assertAllClose(served["null_odds"],
+                            [predictions.null_odds[e.qas_id]
+                             for e in examples], rtol=1e-4)
+        for i, answer in enumerate(served["answer"]):
+            start, end = served["start"][i], served["end"][i]
+            if answer:
+                self.assertEqual(contexts[i][start:end], answer)
+            else:
+                self.assertEqual((start, end), (-1, -1))
+        self.assertEqual(served["answer"][2], "")  # the empty context
+
+    def test_token_classification_export_tags_words_and_entities(self):
+        model_dir, model = _model_dir(
+            self, models.BertTokenTagger,
+            {"name": "conll2003", "family": "token_classification",
+             "labels": list(conll_data.TAGS), "max_seq_length": 8},
+            num_tags=len(conll_data.TAGS))
+        version_dir = export.export(
+            model_dir, os.path.join(self.create_tempdir().full_path, "ner"))
+        texts = ["Anna Berg flew from Oslo to Lima, unbelievably.",
+                 "", "naïve café in 東京 " * 3]
+        served = _run_fresh(version_dir, {"serving_default": {
+            "text": texts}})["serving_default"]
+        sentences, counts = [], served["num_words"]
+        for i, text in enumerate(texts):
+            words = served["words"][i][:counts[i]]
+            spans = zip(served["word_starts"][i], served["word_ends"][i])
+            self.assertEqual([text[a:b] for a, b in spans][:counts[i]],
+                             words)
+            if words:
+                sentences.append(conll_data.Sentence(
+                    guid=str(i), words=tuple(words),
+                    tags=("O",) * len(words)))
+        self.assertEqual(counts, [10, 0, 15])
+        # The tags tasks.finetune predicts for the same words (windows of
+        # 8 - 2 pieces, cut between words).
+        tokenizer = tokenization.BertTokenizer(_vocab())
+        features = conll_data.features(tokenizer, sentences, 8)
+        batch = testing.pad_features(
+            [f.input_word_ids for f in features],
+            [f.input_type_ids for f in features], tokenizer.pad_id)
+        expected = conll_data.predicted_tags(
+            sentences, features, model(batch)["logits"].numpy())
+        self.assertEqual([served["tags"][0][:10], served["tags"][2][:15]],
+                         expected)
+        # Entities are the runs the tags form, cut out of the text.
+        for i, text in enumerate(texts):
+            tags = served["tags"][i][:counts[i]]
+            entities = [(text[a:b], kind) for a, b, kind in zip(
+                served["entity_starts"][i], served["entity_ends"][i],
+                served["entity_types"][i])][:served["num_entities"][i]]
+            self.assertEqual(entities, _entities(
+                served["words"][i], served["word_starts"][i],
+                served["word_ends"][i], tags, text))
+            self.assertEqual(served["entities"][i][:len(entities)],
+                             [e for e, _ in entities])
+
+
+def _entities(words, starts, ends, tags, text):
+    """(text, type) of each entity in IOB2 `tags`, by hand."""
+    found = []
+    for word, start, end, tag in zip(words, starts, ends, tags):
+        del word
+        if tag.startswith("B-"):
+            found.append([start, end, tag[2:]])
+        elif tag.startswith("I-"):
+            found[-1][1] = end
+    return [(text[a:b], kind) for a, b, kind in found]
 
 
 @pytest.mark.large

@@ -13,6 +13,9 @@
   a float feature x) -> outputs (float [B]) = 2x + 1.
 `calls` counts serving_default calls (warmup included).
 
+`tiny_task_model` saves a tiny fine-tuned-model directory of any task
+family (random weights, the MiniLM vocabulary) for serving.export.
+
 `ServerTestCase` runs one in-process dev server per test class over
 BASE/fake (version 1 of that model) and BASE/empty (no versions).
 """
@@ -37,11 +40,30 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf.layers import encoder as encoder_lib
 from serving import client
 from serving import dev_server
 from serving import signatures
+from tests import testing
 
 LABELS = ("negative", "positive")
+TINY_CONFIG = configs.BertConfig(
+    vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+    num_attention_heads=4, intermediate_size=37, max_position_embeddings=64)
+
+
+def tiny_task_model(directory, model_class, task, **arguments):
+    """(model directory, model): a random tiny `model_class` saved as
+    tasks.finetune saves OUTPUT_DIR/model, with the task description
+    `task` (max_seq_length 24 and lower_case unless given)."""
+    model = model_class(encoder_lib.BertEncoder(TINY_CONFIG), **arguments)
+    path = os.path.join(directory, "model")
+    checkpoints.save_model(
+        path, model, os.path.join(testing.minilm_dir(), "vocab.txt"),
+        task={"max_seq_length": 24, "lower_case": True, **task})
+    return path, model
 
 
 def positive_probability(total_length):

@@ -47,6 +47,19 @@ def encoder_inputs(batch=BATCH, seq=SEQ, vocab_size=99, seed=0,
     }
 
 
+def pad_features(word_ids, type_ids, pad_id=0):
+    """Model inputs [N, longest] from lists of unpadded id sequences."""
+    length = max(len(ids) for ids in word_ids)
+    inputs = {name: np.zeros((len(word_ids), length), np.int32)
+              for name in ("input_word_ids", "input_mask", "input_type_ids")}
+    inputs["input_word_ids"][:] = pad_id
+    for row, (ids, types) in enumerate(zip(word_ids, type_ids)):
+        inputs["input_word_ids"][row, :len(ids)] = ids
+        inputs["input_mask"][row, :len(ids)] = 1
+        inputs["input_type_ids"][row, :len(types)] = types
+    return inputs
+
+
 def to_tensors(inputs):
     return {k: tf.constant(v) for k, v in inputs.items()}
 
