@@ -354,13 +354,13 @@ class DevServerTest(st.ServerTestCase):
         bad_tensor.inputs["text_a"].tensor_shape.dim[0].size = -1
         bad.append(bad_tensor)
         codes = {}
-        for i in range(1000):
+        for i in range(10_000):
             with self.assertRaises(grpc.RpcError) as raised:
                 self.stub.Predict(bad[i % len(bad)], timeout=10)
             codes[raised.exception.code()] = codes.get(
                 raised.exception.code(), 0) + 1
-        self.assertEqual(codes, {INVALID: 600, NOT_FOUND: 200,
-                                 grpc.StatusCode.FAILED_PRECONDITION: 200})
+        self.assertEqual(codes, {INVALID: 6000, NOT_FOUND: 2000,
+                                 grpc.StatusCode.FAILED_PRECONDITION: 2000})
         for i in range(200):
             status, _ = st.http(self.url("/v1/models/fake:predict"),
                              b"{" if i % 2 else {"instances": [{"a": 1}]})
