@@ -128,6 +128,16 @@ class ExportTest(tf.test.TestCase):
             config = f.read()
         self.assertIn('name: "mnli"', config)
         self.assertIn(f'base_path: "{os.path.join(base, "mnli")}"', config)
+        # The example batching parameters: written once, then left alone.
+        batching = os.path.join(base, model_config.BATCHING_FILE)
+        with open(batching) as f:
+            self.assertIn("pad_variable_length_inputs: true", f.read())
+        with open(batching, "w") as f:
+            f.write("max_batch_size { value: 8 }\n")
+        export.export(model_dir, os.path.join(base, "mnli"))
+        with open(batching) as f:
+            self.assertEqual(f.read(), "max_batch_size { value: 8 }\n")
+        self.assertEqual(sorted(model_config.models_under(base)), ["mnli"])
 
     def test_regression_and_classify_signatures_on_tf_examples(self):
         model_dir, model = _model_dir(
