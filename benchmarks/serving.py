@@ -73,8 +73,11 @@ def _minilm_dir():
                         "model")
 
 
-def model_dir(kind, workdir):
-    """A bert_tf model directory of an SST-2 classifier (see module doc)."""
+def model_dir(kind, workdir, task="sst2"):
+    """A bert_tf model directory of an SST-2 classifier (or, task=
+    "conll2003", an NER tagger) on the MiniLM or a tiny random encoder."""
+    from bert_tf.data import conll as conll_data
+
     config, weights, vocab_file, _ = checkpoints.read_checkpoint(
         _minilm_dir())
     if kind == "tiny":
@@ -84,9 +87,15 @@ def model_dir(kind, workdir):
         checkpoints.assign_weights(encoder, weights, _minilm_dir())
     elif kind != "tiny":
         raise ValueError(f"--model must be minilm or tiny, got {kind!r}")
-    path = os.path.join(workdir, "model")
-    checkpoints.save_model(path, models.BertClassifier(encoder, 2),
-                           vocab_file, task=_TASK)
+    path = os.path.join(workdir, task, "model")
+    if task == "sst2":
+        model, description = models.BertClassifier(encoder, 2), _TASK
+    else:
+        model = models.BertTokenTagger(encoder, len(conll_data.TAGS))
+        description = {"name": "conll2003", "family": "token_classification",
+                       "labels": list(conll_data.TAGS),
+                       "max_seq_length": 128, "lower_case": True}
+    checkpoints.save_model(path, model, vocab_file, task=description)
     return path
 
 
@@ -207,29 +216,37 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start_server(config_file):
+def start_server(config_file, names=(MODEL_NAME,)):
+    """(process, gRPC address, REST URL) of a dev server subprocess, once
+    every model in `names` has a version available. Its log goes to
+    dev_server.log beside `config_file`."""
     grpc_port, rest_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serving.dev_server",
-         f"--model_config_file={config_file}", f"--port={grpc_port}",
-         f"--rest_api_port={rest_port}"], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = os.path.join(os.path.dirname(config_file), "dev_server.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving.dev_server",
+             f"--model_config_file={config_file}", f"--port={grpc_port}",
+             f"--rest_api_port={rest_port}"], cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=log)
     address = f"127.0.0.1:{grpc_port}"
     deadline = time.monotonic() + 300
-    while True:
+    waiting = list(names)
+    while waiting:
         if process.poll() is not None:
-            raise RuntimeError("dev server exited: "
-                               + process.stderr.read().decode()[-2000:])
+            with open(log_path, encoding="utf-8", errors="replace") as log:
+                raise RuntimeError("dev server exited: " + log.read()[-2000:])
         try:
-            status = client.get_model_status(address, MODEL_NAME, timeout=2)
+            status = client.get_model_status(address, waiting[0], timeout=2)
             if status and status[0].state == "AVAILABLE":
-                return process, address, f"http://127.0.0.1:{rest_port}"
+                waiting.pop(0)
+                continue
         except client.ServingClientError:
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("dev server did not load the model in 300 s")
+            raise RuntimeError("dev server did not load the models in 300 s")
         time.sleep(0.2)
+    return process, address, f"http://127.0.0.1:{rest_port}"
 
 
 def run(options):
@@ -246,7 +263,7 @@ def run(options):
         in_process = sequential_latency(
             lambda text: loaded(text_a=tf.constant([text])), texts,
             options.requests)
-        process, address, rest_url = _start_server(
+        process, address, rest_url = start_server(
             os.path.join(workdir, "exports", "models.config"))
         try:
             with client.Client(address) as grpc_api, \
@@ -317,16 +334,21 @@ def table(options, measured):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "minilm", ["minilm", "tiny"], "Encoder: the "
-                  "real MiniLM or a tiny random one (quick runs).")
-flags.DEFINE_integer("batch_size", 32, "Large batch of the tokenization "
-                     "overhead measurement.")
-flags.DEFINE_integer("repeats", 5, "Rounds of the overhead measurement.")
-flags.DEFINE_integer("requests", 300, "Sequential requests per latency "
-                     "row.")
-flags.DEFINE_integer("clients", 16, "Concurrent clients under load.")
-flags.DEFINE_float("duration", 60.0, "Seconds under load.")
-flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
+
+
+def define_flags():
+    """The command line's flags (not defined on import: the tests import
+    this module beside other benchmarks)."""
+    flags.DEFINE_enum("model", "minilm", ["minilm", "tiny"], "Encoder: the "
+                      "real MiniLM or a tiny random one (quick runs).")
+    flags.DEFINE_integer("batch_size", 32, "Large batch of the tokenization "
+                         "overhead measurement.")
+    flags.DEFINE_integer("repeats", 5, "Rounds of the overhead measurement.")
+    flags.DEFINE_integer("requests", 300, "Sequential requests per latency "
+                         "row.")
+    flags.DEFINE_integer("clients", 16, "Concurrent clients under load.")
+    flags.DEFINE_float("duration", 60.0, "Seconds under load.")
+    flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
 
 
 def main(argv):
@@ -343,4 +365,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 
+from absl import logging
 import numpy as np
 
 from bert_tf import configs
@@ -193,9 +194,15 @@ def read_hf(directory, skip_unknown=False):
 
 
 def check_unknown(path, unknown, skip_unknown):
-    if unknown and not skip_unknown:
-        shown = ", ".join(sorted(unknown)[:8])
-        more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+    if not unknown:
+        return
+    shown = ", ".join(sorted(unknown)[:8])
+    more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+    if skip_unknown:
+        logging.warning("%s: leaving out %d weight(s) that are not part of "
+                        "a BERT encoder or its pre-training heads: %s%s",
+                        path, len(unknown), shown, more)
+    else:
         raise CheckpointError(
             f"{path}: {len(unknown)} weight(s) that are not part of a BERT "
             f"encoder or its pre-training heads: {shown}{more}. Pass "

@@ -18,6 +18,7 @@ shape before any is assigned, so nothing is left at random initialisation.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -195,6 +196,7 @@ def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
             raise CheckpointError(f"{weights_path}: weights file missing")
         from safetensors.numpy import load_file
 
+        _check_weights_digest(path, weights_path)
         try:
             weights = load_file(weights_path)
         except Exception as e:
@@ -263,6 +265,28 @@ def load_pretrainer(path, **read_options):
 _MODEL_CLASSES = {cls.__name__: cls for cls in (
     encoder_lib.BertEncoder, models.BertPretrainer, models.BertClassifier,
     models.BertMultipleChoice, models.BertSpanLabeler, models.BertTokenTagger)}
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_weights_digest(directory, weights_path):
+    """safetensors has no checksum: a flipped byte in a tensor would load
+    silently. bert_tf_model.json records the file's SHA-256 (directories
+    written before it did are not checked)."""
+    if not os.path.isfile(os.path.join(directory, MODEL_FILE)):
+        return
+    expected = read_model_description(directory).get("weights_sha256")
+    if expected and _sha256(weights_path) != expected:
+        raise CheckpointError(
+            f"{weights_path}: corrupted (its SHA-256 differs from the one "
+            f"recorded in {MODEL_FILE} when it was written); use another "
+            "copy or an earlier checkpoint")
 
 
 def read_model_description(directory):
@@ -369,15 +393,18 @@ def save_model(directory, model, vocab_file, source=None, task=None):
         _encoder_of(model).config.to_json_file(
             os.path.join(staging, "bert_config.json"))
         shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
+        weights_path = os.path.join(staging, WEIGHTS_FILE)
         save_file({k: np.ascontiguousarray(v) for k, v in weights.items()},
-                  os.path.join(staging, WEIGHTS_FILE))
+                  weights_path)
         with open(os.path.join(staging, MODEL_FILE), "w",
                   encoding="utf-8") as f:
             json.dump({"format_version": FORMAT_VERSION,
                        "model": type(model).__name__,
                        "arguments": _model_arguments(model),
                        "source": source,
-                       "task": task}, f, indent=2)
+                       "task": task,
+                       "weights_sha256": _sha256(weights_path)}, f,
+                      indent=2)
             f.write("\n")
     logging.info("Saved %s (%d weights) to %s", type(model).__name__,
                  len(weights), directory)

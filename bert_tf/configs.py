@@ -160,12 +160,19 @@ class BertConfig:
         """Reads a google-research `bert_config.json` or an HF `config.json`."""
         if not os.path.isfile(path):
             raise ConfigError(f"{path}: config file not found")
-        with open(path, encoding="utf-8") as f:
-            try:
-                values = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ConfigError(
-                    f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte "
+                              f"0x{raw[e.start]:02x})") from None
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(
+                f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
         return cls.from_dict(values, source=path)
 
     def to_json_file(self, path, flavor="google"):

@@ -58,6 +58,39 @@ class TrainingConfig:
     keep_checkpoints: int = 3
 
 
+class CheckpointRestoreError(ValueError):
+    """No checkpoint of an output directory could be read back."""
+
+
+def _restore_newest_readable(checkpoint, paths):
+    """Restores the newest of `paths` that reads back whole.
+
+    A checkpoint whose files are truncated or corrupted (a crash while it
+    was written, a bad disk) is skipped with a warning naming it: the run
+    resumes from the one before, which the manager keeps
+    (`keep_checkpoints`). Every variable is assigned again by the next
+    restore, so a partial read leaves nothing behind.
+    """
+    failures = []
+    for path in reversed(paths):
+        try:
+            checkpoint.restore(path).assert_consumed()
+        except (tf.errors.OpError, IndexError, ValueError,
+                AssertionError) as e:
+            reason = str(e).strip().splitlines()[0][:300]
+            logging.warning("Cannot read checkpoint %s (%s: %s); trying the "
+                            "one before it", path, type(e).__name__, reason)
+            failures.append(f"{path}: {type(e).__name__}: {reason}")
+            continue
+        logging.info("Restored %s", path)
+        return path
+    if failures:
+        raise CheckpointRestoreError(
+            "no checkpoint could be read back:\n  " + "\n  ".join(failures)
+            + "\nremove them (or use a new output directory) to start over")
+    return None
+
+
 def _checkpoint_dir(strategy, output_dir):
     # Every worker writes a multi-worker checkpoint (saving is a collective
     # operation); the chief's is the one to resume from, the others' stay
@@ -113,10 +146,9 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
     manager = tf.train.CheckpointManager(
         checkpoint, _checkpoint_dir(strategy, config.output_dir),
         max_to_keep=config.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-        logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
-                     int(optimizer.iterations.numpy()))
+    _restore_newest_readable(checkpoint, manager.checkpoints)
+    if manager.checkpoints:
+        logging.info("Resumed at step %d", int(optimizer.iterations.numpy()))
 
     num_replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables

@@ -22,6 +22,7 @@ that has it.
 """
 
 import os
+import re
 import shutil
 import sys
 
@@ -64,6 +65,27 @@ def _versions(export_dir):
                   if name.isdigit())
 
 
+def _remove_abandoned_staging(export_dir):
+    """Deletes staging directories of exports whose process is gone (killed
+    mid-way: nothing removed them). TF Serving ignores them anyway (not a
+    version number); this only frees the space."""
+    for entry in os.listdir(export_dir):
+        match = re.fullmatch(r"\.staging-\d+-(\d+)", entry)
+        if match and not _process_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(export_dir, entry), ignore_errors=True)
+            logging.info("Removed %s, left by an interrupted export", entry)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _predict_request(model_name, signature_name, inputs):
     request = predict_pb2.PredictRequest(
         model_spec=model_pb2.ModelSpec(name=model_name,
@@ -99,6 +121,7 @@ def _publish(module, export_dir, serving_version):
     versions = _versions(export_dir)
     version = versions[-1] + 1 if versions else 1
     os.makedirs(export_dir, exist_ok=True)
+    _remove_abandoned_staging(export_dir)
     staging = os.path.join(export_dir, f".staging-{version}-{os.getpid()}")
     try:
         tf.saved_model.save(module, staging, signatures=module.signatures())
@@ -188,6 +211,10 @@ def main(argv):
             checkpoints.CheckpointError, configs.ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. the disk filled up: nothing was published
+        print(f"error: export failed, no new version was published: {e}",
+              file=sys.stderr)
+        return 1
     for path in paths:
         print(f"exported: {path}")
     return 0

@@ -191,6 +191,9 @@ class QuestionAnsweringServing(tf.Module):
                                 piece_base + tf.gather(end, window), has_span)
         text = tokenization.clean_utf8(context)
         char_end = self._past_combining_marks(text, char_end)
+        # One static shape for substr (a caller may fix the batch size).
+        char_start = tf.reshape(char_start, tf.shape(text))
+        char_end = tf.reshape(char_end, tf.shape(text))
         if self.version_2:
             null_score = tf.math.unsorted_segment_min(
                 start_logits[:, 0] + end_logits[:, 0], example, batch)

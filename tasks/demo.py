@@ -220,7 +220,7 @@ def _start_server(config_file, tasks):
     command = [sys.executable, "-m", "serving.dev_server",
                f"--model_config_file={config_file}", f"--port={grpc_port}",
                f"--rest_api_port={rest_port}"]
-    print("  $ " + " ".join(command[1:]).replace(sys.executable, "python"))
+    print("  $ python " + " ".join(command[1:]))
     server = subprocess.Popen(command, cwd=REPO)
     address = f"127.0.0.1:{grpc_port}"
     deadline = time.monotonic() + 300

@@ -167,8 +167,12 @@ def run(run):
     # First: multi-worker collectives must be set up before any TF op runs.
     strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
     task = _make_task(run)
+    # A checkpoint fine-tuned elsewhere (run_classifier.py's output_weights,
+    # run_squad.py's cls/squad/*) starts a new run too: its old task layer
+    # is left out, with a warning naming it.
     config, weights, checkpoint_vocab, fmt = checkpoints.read_checkpoint(
-        run.init_checkpoint, config_file=run.bert_config_file)
+        run.init_checkpoint, config_file=run.bert_config_file,
+        skip_unknown=True)
     config.check_max_seq_length(run.max_seq_length)
     vocab_file, lower_case = _vocab_and_lower_case(run, checkpoint_vocab)
     tokenizer = tokenization.BertTokenizer(vocab_file, lower_case)

@@ -239,6 +239,16 @@ class ExportTest(tf.test.TestCase):
             else:
                 self.assertEqual((start, end), (-1, -1))
         self.assertEqual(served["answer"][2], "")  # the empty context
+        # A caller that fixes the batch size (Keras predict, tf.data with
+        # drop_remainder) traces the signature with static shapes.
+        loaded = tf.saved_model.load(version_dir)
+        answer = loaded.signatures["serving_default"]
+        fixed = tf.function(
+            lambda q, c: answer(question=q, context=c)["answer"],
+            input_signature=[tf.TensorSpec([5], tf.string)] * 2)
+        self.assertEqual([a.decode() for a in fixed(
+            tf.constant(questions), tf.constant(contexts)).numpy()],
+            served["answer"])
 
     def test_token_classification_export_tags_words_and_entities(self):
         model_dir, model = _model_dir(

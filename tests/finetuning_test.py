@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import configs
 from bert_tf.data import glue as glue_data
@@ -167,14 +168,25 @@ class FinetuningTest(tf.test.TestCase):
     def test_google_checkpoint_init_with_xla_and_bf16_runs(self):
         init = _tiny_model_dir(self)
         google_dir = os.path.join(self.create_tempdir().full_path, "tf1")
-        checkpoints.save_google_checkpoint(
-            google_dir, checkpoints.load_model(init), _vocab())
+        model = checkpoints.load_model(init)
+        checkpoints.save_google_checkpoint(google_dir, model, _vocab())
+        # As run_classifier.py leaves it: with its own task layer.
+        hidden = model.config.hidden_size
+        checkpoint_sources.write_google(
+            os.path.join(google_dir, "bert_model.ckpt"),
+            {**checkpoints.model_weights(model),
+             "output_weights": np.zeros([3, hidden], np.float32),
+             "output_bias": np.zeros([3], np.float32)})
         output_dir = self.create_tempdir().full_path
-        results = _run("sst2", _sst2_dir(self, (("train", 64), ("dev", 20))),
-                       output_dir, os.path.join(google_dir,
-                                                "bert_model.ckpt"),
-                       do_train=True, do_eval=True, num_train_epochs=1,
-                       jit_compile=True, mixed_precision="bf16")
+        with self.assertLogs(level="WARNING") as logs:
+            results = _run("sst2", _sst2_dir(
+                self, (("train", 64), ("dev", 20))), output_dir,
+                os.path.join(google_dir, "bert_model.ckpt"), do_train=True,
+                do_eval=True, num_train_epochs=1, jit_compile=True,
+                mixed_precision="bf16")
+        self.assertTrue(any("leaving out 2 weight(s)" in line and
+                            "output_bias, output_weights" in line
+                            for line in logs.output), logs.output)
         self.assertEqual(results["dev"]["num_examples"], 20)
         self.assertTrue(os.path.isdir(os.path.join(output_dir, "model")))
 
