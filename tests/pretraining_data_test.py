@@ -202,13 +202,33 @@ class PretrainingDataTest(tf.test.TestCase):
             "input_ids", "input_mask", "segment_ids", "masked_lm_positions",
             "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"})
         static = next(pretraining.google_tfrecord_dataset(
-            [out], config, batch_size=count).as_numpy_iterator())
+            [out], config, batch_size=count,
+            shuffle=False).as_numpy_iterator())
         dynamic = list(pretraining.pretraining_dataset(
             [self.corpus], tokenizer(), config, batch_size=256,
             num_epochs=1).as_numpy_iterator())
         for key in pretraining.FEATURES:
             self.assertAllEqual(
                 static[key], np.concatenate([b[key] for b in dynamic]))
+
+    def test_tfrecords_for_training_are_shuffled_reproducibly(self):
+        from bert_tf.data import create_pretraining_data
+
+        config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+        out = os.path.join(self.create_tempdir().full_path, "train.tfrecord")
+        create_pretraining_data.write_examples(
+            [self.corpus], tokenizer(), config, [out], dupe_factor=1)
+
+        def first_batch(**options):
+            return next(pretraining.google_tfrecord_dataset(
+                [out], config, batch_size=64,
+                **options).as_numpy_iterator())["input_word_ids"]
+
+        in_order = first_batch(shuffle=False)
+        shuffled = first_batch()
+        self.assertNotAllEqual(shuffled, in_order)
+        self.assertAllEqual(shuffled, first_batch())
 
     def test_max_predictions_too_small_is_an_error(self):
         with self.assertRaisesRegex(

@@ -392,12 +392,19 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def google_tfrecord_dataset(files, config, batch_size, shard=None):
+# Records shuffled across (google-research's input_fn used 100).
+_RECORD_SHUFFLE_BUFFER = 1000
+
+
+def google_tfrecord_dataset(files, config, batch_size, shard=None,
+                            shuffle=True):
     """Batches from google-research `create_pretraining_data.py` TFRecords.
 
     Their features (input_ids, input_mask, segment_ids, masked_lm_positions,
     masked_lm_ids, masked_lm_weights, next_sentence_labels) are renamed to
-    bert_tf's; lengths must match `config`.
+    bert_tf's; lengths must match `config`. With `shuffle` (training),
+    files and records are shuffled, seeded by `config.seed`; without, they
+    come in file order.
     """
     s, p = config.max_seq_length, config.max_predictions_per_seq
     spec = {
@@ -422,7 +429,16 @@ def google_tfrecord_dataset(files, config, batch_size, shard=None):
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shard is not None:
         dataset = dataset.shard(*shard)
-    dataset = dataset.interleave(tf.data.TFRecordDataset).repeat()
+    # As the original input_fn: file order shuffled every epoch, a few files
+    # read at once, records shuffled in a buffer; seeded, so a run (and its
+    # resumption from the iterator's checkpoint) is reproducible.
+    if not shuffle:
+        dataset = dataset.interleave(tf.data.TFRecordDataset).repeat()
+    else:
+        dataset = (dataset.shuffle(len(files), seed=config.seed).repeat()
+                   .interleave(tf.data.TFRecordDataset,
+                               cycle_length=min(len(files), 4))
+                   .shuffle(_RECORD_SHUFFLE_BUFFER, seed=config.seed))
     return (dataset.batch(batch_size, drop_remainder=True)
             .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
