@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The test suite: sets the machine up, then runs every test (the `large`
-# real-checkpoint ones included). Extra arguments go to pytest, e.g.
+# real-checkpoint ones included) in TEST_WORKERS parallel processes (2 by
+# default: each test's TensorFlow uses every core, but many tests wait on
+# subprocesses and servers). Test files are kept whole per process, so
+# class-level servers are shared as written. Extra arguments go to pytest:
 #   scripts/test.sh -m "not large"     # the fast subset
+#   TEST_WORKERS=0 scripts/test.sh     # one process
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-exec .venv/bin/python -m pytest -q tests "$@"
+exec .venv/bin/python -m pytest -q tests -n "${TEST_WORKERS:-2}" \
+  --dist loadfile "$@"
