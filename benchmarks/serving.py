@@ -23,8 +23,6 @@ would add less of. Written to benchmarks/RESULTS.md (section "serving").
 
 import dataclasses
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +42,7 @@ from bert_tf import tokenization  # noqa: E402
 from bert_tf.data import glue as glue_data  # noqa: E402
 from bert_tf.layers import encoder as encoder_lib  # noqa: E402
 from serving import client  # noqa: E402
+from serving import dev_server  # noqa: E402
 from serving import export  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -208,45 +207,19 @@ def concurrent_load(address, texts, clients, duration):
             len(latencies) + len(failures))
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(config_file, names=(MODEL_NAME,)):
     """(process, gRPC address, REST URL) of a dev server subprocess, once
     every model in `names` has a version available. Its log goes to
     dev_server.log beside `config_file`."""
-    grpc_port, rest_port = _free_port(), _free_port()
     log_path = os.path.join(os.path.dirname(config_file), "dev_server.log")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "serving.dev_server",
-             f"--model_config_file={config_file}", f"--port={grpc_port}",
-             f"--rest_api_port={rest_port}"], cwd=REPO,
-            stdout=subprocess.DEVNULL, stderr=log)
-    address = f"127.0.0.1:{grpc_port}"
-    deadline = time.monotonic() + 300
-    waiting = list(names)
-    while waiting:
-        if process.poll() is not None:
-            with open(log_path, encoding="utf-8", errors="replace") as log:
-                raise RuntimeError("dev server exited: " + log.read()[-2000:])
         try:
-            status = client.get_model_status(address, waiting[0], timeout=2)
-            if status and status[0].state == "AVAILABLE":
-                waiting.pop(0)
-                continue
-        except client.ServingClientError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("dev server did not load the models in 300 s")
-        time.sleep(0.2)
-    return process, address, f"http://127.0.0.1:{rest_port}"
+            process, address, rest = dev_server.start_subprocess(
+                config_file, names, log=log)
+        except RuntimeError as e:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                raise RuntimeError(f"{e}: {f.read()[-2000:]}") from None
+    return process, address, f"http://{rest}"
 
 
 def run(options):

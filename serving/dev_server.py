@@ -23,8 +23,11 @@ failing requests in flight. Unlike TF Serving it binds 127.0.0.1 unless
 import concurrent.futures
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 
 import grpc
 from absl import app
@@ -177,6 +180,57 @@ class DevServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_subprocess(config_file, model_names, log=None, timeout=300.0):
+    """Runs `python -m serving.dev_server` in a process of its own on free
+    loopback ports, and waits until every model in `model_names` has a
+    version available.
+
+    Args:
+        log: file object for the server's output (default: this process's).
+
+    Returns:
+        (subprocess.Popen, gRPC address, REST address), both "HOST:PORT".
+
+    Raises:
+        RuntimeError: the server exited, or did not load the models within
+            `timeout` seconds (it is then killed).
+    """
+    from serving import client
+
+    grpc_port, rest_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serving.dev_server",
+         f"--model_config_file={config_file}", f"--port={grpc_port}",
+         f"--rest_api_port={rest_port}"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdout=log, stderr=log)
+    address = f"127.0.0.1:{grpc_port}"
+    deadline = time.monotonic() + timeout
+    for name in model_names:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the dev server exited with status "
+                                   f"{process.returncode}")
+            try:
+                if any(s.state == "AVAILABLE" for s in
+                       client.get_model_status(address, name, timeout=2)):
+                    break
+            except client.ServingClientError:
+                pass  # not listening yet, or the model not loaded yet
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the dev server did not load {name} in "
+                                   f"{timeout:.0f} s")
+            time.sleep(0.2)
+    return process, address, f"127.0.0.1:{rest_port}"
 
 
 def _url_host(host):

@@ -28,8 +28,6 @@ import dataclasses
 import io
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 
@@ -207,49 +205,19 @@ def export(task):
     return version_dir
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(config_file, tasks):
-    from serving import client
-
-    grpc_port, rest_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "serving.dev_server",
-               f"--model_config_file={config_file}", f"--port={grpc_port}",
-               f"--rest_api_port={rest_port}"]
-    print("  $ python " + " ".join(command[1:]))
-    server = subprocess.Popen(command, cwd=REPO)
-    address = f"127.0.0.1:{grpc_port}"
-    deadline = time.monotonic() + 300
-    for task in tasks:
-        while True:
-            if server.poll() is not None:
-                raise StageError(f"the dev server exited with status "
-                                 f"{server.returncode} (see its log above)")
-            try:
-                if any(s.state == "AVAILABLE" for s in
-                       client.get_model_status(address, task, timeout=2)):
-                    break
-            except client.ServingClientError:
-                pass
-            if time.monotonic() > deadline:
-                server.kill()
-                raise StageError("the dev server did not load the models "
-                                 "in 300 s")
-            time.sleep(0.2)
-    return server, address, f"127.0.0.1:{rest_port}"
-
-
 def serve(tasks):
     from serving import client
+    from serving import dev_server
 
     config_file = _require(_path("exports", "models.config"), "export")
     for task in tasks:
         _require(_path("exports", task), "export")
-    server, grpc_address, rest_address = _start_server(config_file, tasks)
+    try:
+        server, grpc_address, rest_address = dev_server.start_subprocess(
+            config_file, tasks)
+    except RuntimeError as e:
+        raise StageError(f"{e} (see its log above)") from None
+    print("  $ python " + " ".join(server.args[1:]))
     answered = 0
     try:
         for task in tasks:
