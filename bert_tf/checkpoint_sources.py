@@ -14,6 +14,7 @@ Sources:
 
 import glob
 import json
+import math
 import os
 import re
 
@@ -21,11 +22,23 @@ from absl import logging
 import numpy as np
 
 from bert_tf import configs
-from bert_tf import torch_pickle
+
+# A safetensors header lists names, dtypes, shapes and offsets: ~100 bytes a
+# tensor, 20 KB for BERT-Base. The library itself accepts up to 100 MB.
+MAX_SAFETENSORS_HEADER = 16 << 20
+_SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8,
+                         "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
+
+
+class CheckpointConfigError(CheckpointError, configs.ConfigError):
+    """A checkpoint's config file is malformed or does not fit its weights.
+
+    Both a `CheckpointError` and a `ConfigError`, so either handler sees it.
+    """
 
 
 # Names a source may hold that carry no model weights: optimizer slots,
@@ -51,7 +64,11 @@ def find_google_checkpoint(path):
     if os.path.isdir(path):
         import tensorflow as tf  # deferred: only this source needs it
 
-        latest = tf.train.latest_checkpoint(path)
+        try:
+            latest = tf.train.latest_checkpoint(path)
+        except Exception as e:  # a corrupt `checkpoint` state file
+            raise CheckpointError(f"{path}: cannot read its TF 'checkpoint' "
+                                  f"file: {e}") from e
         if latest:
             return latest
         indexes = sorted(glob.glob(os.path.join(path, "*.index")))
@@ -75,13 +92,28 @@ def read_google(path, skip_unknown=False):
     prefix = find_google_checkpoint(path)
     try:
         reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
     except Exception as e:  # tf raises several types for corrupt files
         raise CheckpointError(f"{prefix}: cannot read checkpoint: {e}") from e
-    names = [n for n in reader.get_variable_to_shape_map()
-             if not is_non_weight(n)]
+    names = [n for n in shapes if not is_non_weight(n)]
     unknown = [n for n in names if not BERT_NAME.match(n)]
     check_unknown(prefix, unknown, skip_unknown)
-    return {n: reader.get_tensor(n) for n in names if n not in unknown}
+    names = [n for n in names if n not in unknown]
+    # The index declares the shapes; TF allocates them before reading. A
+    # bundle is uncompressed, so the tensors must fit in its data files.
+    declared = sum(math.prod(shapes[n]) * max(dtypes[n].size, 1)
+                   for n in names)
+    stored = sum(os.path.getsize(f) for f in glob.glob(prefix + ".data-*"))
+    if declared > stored:
+        raise CheckpointError(
+            f"{prefix}: the index declares {declared} bytes of weights but "
+            f"the data files hold {stored}; the checkpoint is truncated or "
+            "corrupt")
+    try:
+        return {n: reader.get_tensor(n) for n in names}
+    except Exception as e:
+        raise CheckpointError(f"{prefix}: cannot read checkpoint: {e}") from e
 
 
 def write_google(prefix, weights):
@@ -149,18 +181,62 @@ def hf_weight_file(directory):
         f"{directory}: no model.safetensors or pytorch_model.bin found")
 
 
+def read_safetensors(path):
+    """{name: array} of a safetensors file, its header checked first."""
+    from safetensors.numpy import load_file
+
+    try:
+        _check_safetensors_header(path)
+        return load_file(path)
+    except CheckpointError:
+        raise
+    except Exception as e:  # SafetensorError, MemoryError, TypeError, ...
+        raise CheckpointError(f"{path}: cannot read safetensors: {e}") from e
+
+
+def _check_safetensors_header(path):
+    # Layout: u64 header length N, N bytes of JSON, then the tensor bytes.
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        if size < 8 or length > min(size - 8, MAX_SAFETENSORS_HEADER):
+            raise CheckpointError(
+                f"{path}: cannot read safetensors: header of {length} bytes "
+                f"declared in a file of {size}")
+        header = json.loads(f.read(length))
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: cannot read safetensors: the header "
+                              "is not a JSON object")
+    data_size = size - 8 - length
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = entry["data_offsets"]
+            shape = entry["shape"]
+            valid = all(_is_count(n) for n in [begin, end, *shape]) and \
+                0 <= begin <= end <= data_size and end - begin == \
+                math.prod(shape) * _SAFETENSORS_ITEMSIZE[entry["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise CheckpointError(
+                f"{path}: cannot read safetensors: tensor '{name}' has an "
+                f"invalid entry {json.dumps(entry)[:200]} (data section: "
+                f"{data_size} bytes)")
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) \
+        and value >= 0
+
+
 def _read_hf_tensors(path):
     if path.endswith(".safetensors"):
-        from safetensors.numpy import load_file
+        return read_safetensors(path)
+    from bert_tf import torch_pickle  # imports this module's CheckpointError
 
-        try:
-            return load_file(path)
-        except Exception as e:
-            raise CheckpointError(f"{path}: cannot read safetensors: {e}") from e
-    try:
-        return torch_pickle.load_state_dict(path)
-    except (ValueError, EOFError, OSError) as e:
-        raise CheckpointError(str(e)) from e
+    return torch_pickle.load_state_dict(path)
 
 
 def read_hf(directory, skip_unknown=False):
@@ -223,13 +299,10 @@ _KERAS_HUB_RENAMES = [
 
 def is_keras_hub_preset(directory):
     path = os.path.join(directory, "config.json")
-    if not os.path.isfile(path):
-        return False
     try:
-        with open(path, encoding="utf-8") as f:
-            values = json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return False
+        values = configs.read_json_file(path)
+    except (OSError, configs.ConfigError):
+        return False  # reading it as an HF config names the problem
     return isinstance(values, dict) and "class_name" in values
 
 
@@ -242,15 +315,22 @@ def read_keras_hub_config(directory, hidden_act="gelu"):
     own outputs instead.
     """
     path = os.path.join(directory, "config.json")
-    with open(path, encoding="utf-8") as f:
-        values = json.load(f)
-    if values.get("class_name") != "BertBackbone":
+    try:
+        values = configs.read_json_file(path)
+    except configs.ConfigError as e:
+        raise CheckpointConfigError(str(e)) from e
+    if not isinstance(values, dict) or \
+            values.get("class_name") != "BertBackbone":
+        class_name = values.get("class_name") \
+            if isinstance(values, dict) else None
         raise CheckpointError(
-            f"{path}: class_name is {values.get('class_name')!r}; only "
+            f"{path}: class_name is {class_name!r}; only "
             "keras-hub BertBackbone presets are supported")
     c = values.get("config", {})
+    if not isinstance(c, dict):
+        raise CheckpointError(f"{path}: 'config' is not a JSON object")
     try:
-        return configs.BertConfig.from_dict(
+        config = configs.BertConfig.from_dict(
             dict(vocab_size=c["vocabulary_size"], hidden_size=c["hidden_dim"],
                  num_hidden_layers=c["num_layers"],
                  num_attention_heads=c["num_heads"],
@@ -263,6 +343,24 @@ def read_keras_hub_config(directory, hidden_act="gelu"):
             source=path)
     except KeyError as e:
         raise CheckpointError(f"{path}: missing field {e} in 'config'") from e
+    except configs.ConfigError as e:
+        raise CheckpointConfigError(str(e)) from e
+    _check_keras_hub_weights_size(directory, config)
+    return config
+
+
+def _check_keras_hub_weights_size(directory, config):
+    # keras-hub builds the model from config.json before it reads a weight:
+    # a config far larger than its weights files is refused first.
+    files = glob.glob(os.path.join(directory, "*.weights.h5"))
+    if not files:
+        raise CheckpointError(f"{directory}: no model.weights.h5")
+    stored = sum(os.path.getsize(f) for f in files)
+    if 2 * config.parameter_count() > stored:  # even at 16 bits a weight
+        raise CheckpointError(
+            f"{directory}/config.json: describes {config.parameter_count()} "
+            f"parameters but {', '.join(sorted(files))} hold(s) only "
+            f"{stored} bytes")
 
 
 def read_keras_hub_variables(directory):
@@ -281,3 +379,58 @@ def read_keras_hub_variables(directory):
             path = path.replace(old, new)
         variables[path] = np.asarray(variable)
     return variables
+
+
+# ------------------------------------------------------------------ checks
+
+
+def check_weights(config, weights, source):
+    """Refuses weights that cannot be those of a `config` model.
+
+    Runs before a model is built, so a config whose sizes its weights do
+    not back (a billion positions, a million layers) allocates nothing.
+    Every weight must hold finite floating-point numbers.
+
+    Raises:
+        CheckpointError: naming `source`, the weight and what is wrong.
+    """
+    for name, value in weights.items():
+        if not np.issubdtype(value.dtype, np.floating):
+            raise CheckpointError(
+                f"{source}: '{name}' holds {value.dtype} values; weights must "
+                "be floating point")
+        bad = value.size - np.count_nonzero(np.isfinite(value))
+        if bad:
+            raise CheckpointError(
+                f"{source}: '{name}' holds {bad} NaN or infinite value(s) "
+                f"of {value.size}; the checkpoint is corrupt or its training "
+                "diverged")
+    h = ("hidden_size", config.hidden_size)
+    expected = {
+        "bert/embeddings/word_embeddings":
+            (("vocab_size", config.vocab_size), h),
+        "bert/embeddings/position_embeddings":
+            (("max_position_embeddings", config.max_position_embeddings), h),
+        "bert/embeddings/token_type_embeddings":
+            (("type_vocab_size", config.type_vocab_size), h),
+        "bert/encoder/layer_0/intermediate/dense/kernel":
+            (h, ("intermediate_size", config.intermediate_size)),
+    }
+    for name, dims in expected.items():
+        if name not in weights:
+            raise CheckpointError(f"{source}: '{name}' is not in the "
+                                  "checkpoint")
+        shape = tuple(weights[name].shape)
+        if shape != tuple(size for _, size in dims):
+            described = ", ".join(f"{field} {size}" for field, size in dims)
+            raise CheckpointError(
+                f"{source}: '{name}' has shape {shape} but the config says "
+                f"{described}")
+    layers = {int(m.group(1)) for m in (
+        re.match(r"bert/encoder/layer_(\d+)/", name) for name in weights)
+        if m}
+    if config.num_hidden_layers > len(layers):
+        raise CheckpointError(
+            f"{source}: the config says num_hidden_layers "
+            f"{config.num_hidden_layers} but the checkpoint holds "
+            f"{len(layers)} layer(s)")

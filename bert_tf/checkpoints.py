@@ -184,8 +184,29 @@ def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
                     hidden_act=None):
     """Reads any supported checkpoint.
 
+    The config's sizes are checked against the weights' shapes (and the
+    weights for finite floating-point values) before anything is built.
+
     Returns (BertConfig, {canonical name: array}, vocab path or None, format).
+
+    Raises:
+        CheckpointError: on every failure, naming the file and the problem
+            (`CheckpointConfigError`, also a `ConfigError`, for the config).
     """
+    try:
+        config, weights, vocab, fmt = _read_checkpoint(
+            path, fmt, config_file, skip_unknown, hidden_act)
+    except configs.ConfigError as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise sources.CheckpointConfigError(str(e)) from e
+    except OSError as e:  # unreadable file, permissions
+        raise CheckpointError(f"{path}: cannot read: {e}") from e
+    sources.check_weights(config, weights, path)
+    return config, weights, vocab, fmt
+
+
+def _read_checkpoint(path, fmt, config_file, skip_unknown, hidden_act):
     fmt = fmt or detect_format(path)
     if not os.path.exists(path) and fmt != "google":
         raise CheckpointError(f"{path}: no such file or directory")
@@ -194,14 +215,8 @@ def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
         weights_path = os.path.join(path, WEIGHTS_FILE)
         if not os.path.isfile(weights_path):
             raise CheckpointError(f"{weights_path}: weights file missing")
-        from safetensors.numpy import load_file
-
         _check_weights_digest(path, weights_path)
-        try:
-            weights = load_file(weights_path)
-        except Exception as e:
-            raise CheckpointError(
-                f"{weights_path}: cannot read safetensors: {e}") from e
+        weights = sources.read_safetensors(weights_path)
         config_file = config_file or os.path.join(path, "bert_config.json")
     elif fmt == "hf":
         weights = sources.read_hf(path, skip_unknown=skip_unknown)
@@ -414,12 +429,36 @@ def save_google_checkpoint(directory, model, vocab_file):
     """Writes `bert_model.ckpt.*`, `bert_config.json` and `vocab.txt` that
     google-research/bert's scripts can initialise from."""
     _check_vocab_file(vocab_file)
+    _check_google_activation(directory, _encoder_of(model).config)
     with atomic_output_dir(directory) as staging:
         sources.write_google(os.path.join(staging, "bert_model.ckpt"),
                              model_weights(model))
         _encoder_of(model).config.to_json_file(
             os.path.join(staging, "bert_config.json"))
         shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
+
+
+# What google-research's modeling.py (`get_activation`) accepts of ours. Its
+# "gelu" is the tanh approximation since 2019 (the exact erf form in the 2018
+# release); in HF's and bert_tf's reading it is the exact form.
+GOOGLE_ACTIVATIONS = ("gelu", "relu", "tanh")
+
+
+def _check_google_activation(directory, config):
+    act = config.hidden_act
+    if act in GOOGLE_ACTIVATIONS:
+        return
+    hint = ("its 'gelu' is itself the tanh approximation (since 2019), but "
+            "bert_tf and HF read 'gelu' as the exact erf form, so writing it "
+            "would change the function for one of them. Convert with "
+            "--hidden_act=gelu (load with hidden_act='gelu' in Python) to "
+            "write 'gelu' deliberately, or keep the bert_tf format"
+            if act in ("gelu_new", "gelu_pytorch_tanh") else
+            "no name there computes it; keep the bert_tf format")
+    raise CheckpointError(
+        f"{directory}: hidden_act {act!r} cannot be written to a "
+        "google-research bert_config.json: its modeling.py accepts only "
+        f"linear, relu, gelu and tanh; {hint} (nothing was written)")
 
 
 def _check_vocab_file(vocab_file):

@@ -14,6 +14,7 @@ and BERT-Base and BERT-Large of Devlin et al. (2018).
 import contextvars
 import dataclasses
 import json
+import math
 import os
 from typing import Optional
 
@@ -24,6 +25,24 @@ ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh",
 
 _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers",
              "num_attention_heads", "intermediate_size")
+
+# Upper bounds on the sizes, checked before anything is allocated: a config
+# file is input, and 1e12 rows or a million layers would exhaust memory or
+# hang while the model is built. Each is far above any published BERT-style
+# model (largest vocabulary: XLM-V's 901,629; widest: 12,288; deepest: 96
+# layers; longest: 32k positions) and far below what breaks.
+LIMITS = {
+    "vocab_size": 1 << 21,  # 2,097,152
+    "hidden_size": 1 << 16,  # 65,536
+    "num_hidden_layers": 1000,
+    "num_attention_heads": 1 << 16,  # must divide hidden_size anyway
+    "intermediate_size": 1 << 18,  # 262,144 = 4 x the largest hidden_size
+    "max_position_embeddings": 1 << 20,  # 1,048,576
+    "type_vocab_size": 1024,
+}
+# A config file is a few hundred bytes (HF ones with large label maps: some
+# hundred KB).
+MAX_CONFIG_BYTES = 16 << 20
 
 
 class ConfigError(ValueError):
@@ -84,6 +103,11 @@ class BertConfig:
                 raise ConfigError(
                     f"{source}: field '{name}' must be a positive integer, "
                     f"got {value!r}")
+            if value > LIMITS[name]:
+                raise ConfigError(
+                    f"{source}: field '{name}' is {value}, above the limit of "
+                    f"{LIMITS[name]} (bert_tf.configs.LIMITS); the file is "
+                    "corrupt or not a BERT config")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"{source}: hidden_size ({self.hidden_size}) is not a multiple "
@@ -94,15 +118,23 @@ class BertConfig:
                 f"supported: {', '.join(ACTIVATIONS)}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            if not _is_number(value) or not 0 <= value < 1:
                 raise ConfigError(
                     f"{source}: field '{name}' must be in [0, 1), got {value!r}")
         for name in ("initializer_range", "layer_norm_eps"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
+            if not _is_number(value) or not 0 < value < math.inf:
                 raise ConfigError(
                     f"{source}: field '{name}' must be a positive number, "
                     f"got {value!r}")
+
+    def parameter_count(self):
+        """Number of encoder parameters (embeddings, layers, pooler)."""
+        h, i = self.hidden_size, self.intermediate_size
+        embeddings = (self.vocab_size + self.max_position_embeddings
+                      + self.type_vocab_size + 2) * h
+        layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+        return embeddings + self.num_hidden_layers * layer + h * h + h
 
     @property
     def head_size(self):
@@ -158,22 +190,7 @@ class BertConfig:
     @classmethod
     def from_json_file(cls, path):
         """Reads a google-research `bert_config.json` or an HF `config.json`."""
-        if not os.path.isfile(path):
-            raise ConfigError(f"{path}: config file not found")
-        with open(path, "rb") as f:
-            raw = f.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            line = raw[:e.start].count(b"\n") + 1
-            raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte "
-                              f"0x{raw[e.start]:02x})") from None
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(
-                f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
-        return cls.from_dict(values, source=path)
+        return cls.from_dict(read_json_file(path), source=path)
 
     def to_json_file(self, path, flavor="google"):
         """Writes `bert_config.json` (flavor "google") or HF `config.json`."""
@@ -196,6 +213,36 @@ class BertConfig:
             raise ConfigError(
                 f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
         return cls(vocab_size=vocab_size, **{**PRESETS[name], **overrides})
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_json_file(path):
+    """The JSON value of a config file; `ConfigError` naming the file (and
+    line) if it is missing, too large, not UTF-8 or not JSON."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: config file not found")
+    size = os.path.getsize(path)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {size} bytes; a config file is far "
+                          f"below {MAX_CONFIG_BYTES}")
+    with open(path, "rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte "
+                          f"0x{raw[e.start]:02x})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from e
+    except (ValueError, RecursionError) as e:  # huge numbers, deep nesting
+        raise ConfigError(f"{path}: not valid JSON ({e})") from e
 
 
 def _compact(layers, hidden):

@@ -10,6 +10,10 @@ r"""Converts a BERT checkpoint into a bert_tf model directory (or back).
 `--from=auto` (the default) recognises the format. The output directory must
 not exist or be empty; it appears complete or not at all. Pre-training heads
 (MLM, NSP) are carried over when the source has them.
+
+Flags are checked before anything is read (exit status 1, absl's message);
+a checkpoint or config that cannot be read or does not fit exits with status
+2 and one line `error: PATH: what is wrong`, never a traceback.
 """
 
 import os
@@ -28,29 +32,64 @@ from bert_tf.layers import encoder as encoder_lib
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
+    """Defines (and validates) the flags on `flag_values`."""
+    fv = dict(flag_values=flag_values)
     flags.DEFINE_enum("from", "auto",
                       ["auto", "hf", "google", "keras_hub", "bert_tf"],
-                      "Format of --input.")
+                      "Format of --input.", **fv)
     flags.DEFINE_enum("to", "bert_tf", ["bert_tf", "google"],
                       "Format of --output: a bert_tf model directory, or a "
                       "google-research TF1 checkpoint directory "
-                      "(bert_model.ckpt.*, bert_config.json, vocab.txt).")
+                      "(bert_model.ckpt.*, bert_config.json, vocab.txt).", **fv)
     flags.DEFINE_string("input", None, "Checkpoint to read: a directory, or "
-                        "a TF checkpoint prefix.")
+                        "a TF checkpoint prefix.", **fv)
     flags.DEFINE_string("output", None, "Directory to write; must not exist "
-                        "or be empty.")
+                        "or be empty.", **fv)
     flags.DEFINE_string("bert_config_file", None, "Config of a google "
-                        "checkpoint, if not bert_config.json beside it.")
+                        "checkpoint, if not bert_config.json beside it.", **fv)
     flags.DEFINE_string("vocab_file", None, "vocab.txt, if the source has "
-                        "none (keras-hub backbone presets).")
-    flags.DEFINE_string("hidden_act", None, "Override the config's "
-                        "activation, e.g. gelu_new to reproduce keras-hub's "
-                        "tanh GELU.")
+                        "none (keras-hub backbone presets).", **fv)
+    flags.DEFINE_enum("hidden_act", None, list(configs.ACTIVATIONS),
+                      "Override the config's activation, e.g. gelu_new to "
+                      "reproduce keras-hub's tanh GELU. With --to=google, "
+                      "gelu_new must be written as gelu (see "
+                      "docs/checkpoints.md).", **fv)
     flags.DEFINE_bool("skip_unknown_weights", False, "Leave out source "
                       "weights that belong to no BERT layer (e.g. a "
-                      "fine-tuned classifier) instead of failing.")
-    flags.mark_flags_as_required(["input", "output"])
+                      "fine-tuned classifier) instead of failing.", **fv)
+    flags.mark_flags_as_required(["input", "output"], **fv)
+    flags.register_validator(
+        "input", lambda path: path is None or _input_exists(path),
+        "--input does not exist (a directory, or a TF checkpoint prefix with "
+        "an .index file)", **fv)
+    flags.register_validator(
+        "output", lambda path: path is None or _output_parent_ok(path),
+        "--output must be a directory path whose existing parent is a "
+        "directory", **fv)
+    for name in ("bert_config_file", "vocab_file"):
+        flags.register_validator(
+            name, lambda path: path is None or os.path.isfile(path),
+            f"--{name} is not a file", **fv)
+    flags.register_multi_flags_validator(
+        ["input", "output"],
+        lambda values: values["input"] is None or values["output"] is None
+        or os.path.abspath(values["input"]) !=
+        os.path.abspath(values["output"]),
+        "--output must differ from --input", **fv)
+
+
+def _input_exists(path):
+    return os.path.exists(path) or os.path.isfile(path + ".index")
+
+
+def _output_parent_ok(path):
+    if not path or (os.path.exists(path) and not os.path.isdir(path)):
+        return False
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):  # created on writing
+        parent = os.path.dirname(parent)
+    return os.path.isdir(parent)
 
 
 def convert(input_path, output, source_format="auto", target_format="bert_tf",
@@ -98,7 +137,7 @@ def main(argv):
                 vocab_file=FLAGS.vocab_file, hidden_act=FLAGS.hidden_act,
                 skip_unknown_weights=FLAGS.skip_unknown_weights)
     except (checkpoint_sources.CheckpointError, configs.ConfigError,
-            tokenization.VocabError) as e:
+            tokenization.VocabError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {FLAGS.output}")

@@ -123,7 +123,10 @@ class TinyPretrainingCheckpointTest(tf.test.TestCase):
                             ref["sequence_output"][real], atol=1e-4, rtol=0)
 
     def test_heads_survive_google_and_bert_tf_round_trips(self):
-        pretrainer = checkpoints.load_pretrainer(TINY_HF)
+        # google's format has no name for this model's tanh GELU (see
+        # test_google_export_of_tanh_gelu_is_refused): it is written as
+        # "gelu" deliberately.
+        pretrainer = checkpoints.load_pretrainer(TINY_HF, hidden_act="gelu")
         tmp = self.create_tempdir().full_path
         vocab = os.path.join(tmp, "vocab.txt")
         with open(vocab, "w") as f:
@@ -140,6 +143,19 @@ class TinyPretrainingCheckpointTest(tf.test.TestCase):
         self.assertIsInstance(reloaded, models.BertPretrainer)
         for a, b in zip(pretrainer.get_weights(), reloaded.get_weights()):
             self.assertAllEqual(a, b)
+
+    def test_google_export_of_tanh_gelu_is_refused(self):
+        pretrainer = checkpoints.load_pretrainer(TINY_HF)
+        tmp = self.create_tempdir().full_path
+        vocab = self.create_tempfile(content="a\n").full_path
+        with self.assertRaisesRegex(
+                CheckpointError,
+                f"{tmp}/google: hidden_act 'gelu_new' cannot be written to a "
+                "google-research bert_config.json.*its 'gelu' is itself the "
+                "tanh approximation.*--hidden_act=gelu"):
+            checkpoints.save_google_checkpoint(f"{tmp}/google", pretrainer,
+                                               vocab)
+        self.assertEqual(os.listdir(tmp), [])
 
     def test_task_heads_are_saved_and_restored(self):
         encoder = encoder_lib.BertEncoder(testing.ODD_CONFIG)

@@ -94,6 +94,63 @@ class ConfigsTest(tf.test.TestCase):
                 configs.BertConfig.from_dict({**base, **change},
                                              source="cfg.json")
 
+    def test_sizes_above_the_limits_are_refused_before_building(self):
+        base = dict(vocab_size=10, hidden_size=8, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=16)
+        for field, value in [("vocab_size", 10**12),
+                             ("num_hidden_layers", 10**6),
+                             ("max_position_embeddings", 10**9),
+                             ("hidden_size", 1 << 20),
+                             ("intermediate_size", 10**7),
+                             ("type_vocab_size", 10**5)]:
+            with self.assertRaisesRegex(
+                    configs.ConfigError,
+                    f"cfg.json: field '{field}' is {value}, above the limit "
+                    f"of {configs.LIMITS[field]}"):
+                configs.BertConfig.from_dict({**base, field: value},
+                                             source="cfg.json")
+        at_limits = {**base, "vocab_size": configs.LIMITS["vocab_size"],
+                     "max_position_embeddings":
+                         configs.LIMITS["max_position_embeddings"]}
+        configs.BertConfig.from_dict(at_limits)  # a config, nothing built
+
+    def test_non_finite_and_bool_numbers_are_refused(self):
+        base = dict(vocab_size=10, hidden_size=8, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=16)
+        for change, field in [({"layer_norm_eps": float("inf")},
+                               "layer_norm_eps"),
+                              ({"initializer_range": float("nan")},
+                               "initializer_range"),
+                              ({"hidden_dropout_prob": False},
+                               "hidden_dropout_prob")]:
+            with self.assertRaisesRegex(configs.ConfigError,
+                                        f"cfg.json: field '{field}'"):
+                configs.BertConfig.from_dict({**base, **change},
+                                             source="cfg.json")
+
+    def test_parameter_count_matches_the_built_encoder(self):
+        from bert_tf.layers import encoder as encoder_lib
+
+        encoder = encoder_lib.BertEncoder(testing.ODD_CONFIG)
+        self.assertEqual(testing.ODD_CONFIG.parameter_count(),
+                         encoder.count_params())
+
+    def test_binary_huge_and_deeply_nested_files_name_the_file(self):
+        binary = self.create_tempfile(content=b"{\n\xff\xfe}").full_path
+        with self.assertRaisesRegex(configs.ConfigError,
+                                    f"{binary}: line 2: not UTF-8"):
+            configs.BertConfig.from_json_file(binary)
+        nested = self.create_tempfile(content="[" * 100000).full_path
+        with self.assertRaisesRegex(configs.ConfigError,
+                                    f"{nested}: .*not valid JSON"):
+            configs.BertConfig.from_json_file(nested)
+        huge = self.create_tempfile().full_path
+        with open(huge, "wb") as f:
+            f.truncate(configs.MAX_CONFIG_BYTES + 1)  # sparse, no disk used
+        with self.assertRaisesRegex(configs.ConfigError,
+                                    f"{huge}: 16777217 bytes"):
+            configs.BertConfig.from_json_file(huge)
+
     def test_max_seq_length_over_positions_is_an_error(self):
         with self.assertRaisesRegex(
                 configs.ConfigError,
