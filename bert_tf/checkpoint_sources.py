@@ -10,36 +10,23 @@ Sources:
   hf        HF directory: config.json + model.safetensors or pytorch_model.bin
   keras_hub keras-hub BertBackbone preset directory (config.json with
             "class_name": "BertBackbone", model.weights.h5)
+
+Nothing a file declares is trusted: `checkpoint_checks` holds the checks the
+readers run before they allocate or read.
 """
 
 import glob
-import json
-import math
 import os
 import re
 
-from absl import logging
 import numpy as np
 
+from bert_tf import checkpoint_checks as checks
 from bert_tf import configs
-
-# A safetensors header lists names, dtypes, shapes and offsets: ~100 bytes a
-# tensor, 20 KB for BERT-Base. The library itself accepts up to 100 MB.
-MAX_SAFETENSORS_HEADER = 16 << 20
-_SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8,
-                         "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
-class CheckpointConfigError(CheckpointError, configs.ConfigError):
-    """A checkpoint's config file is malformed or does not fit its weights.
-
-    Both a `CheckpointError` and a `ConfigError`, so either handler sees it.
-    """
-
+# The errors are defined with the checks; readers and callers import them
+# from here too.
+from bert_tf.checkpoint_checks import CheckpointConfigError
+from bert_tf.checkpoint_checks import CheckpointError
 
 # Names a source may hold that carry no model weights: optimizer slots,
 # step counters, buffers.
@@ -98,18 +85,9 @@ def read_google(path, skip_unknown=False):
         raise CheckpointError(f"{prefix}: cannot read checkpoint: {e}") from e
     names = [n for n in shapes if not is_non_weight(n)]
     unknown = [n for n in names if not BERT_NAME.match(n)]
-    check_unknown(prefix, unknown, skip_unknown)
+    checks.check_unknown(prefix, unknown, skip_unknown)
     names = [n for n in names if n not in unknown]
-    # The index declares the shapes; TF allocates them before reading. A
-    # bundle is uncompressed, so the tensors must fit in its data files.
-    declared = sum(math.prod(shapes[n]) * max(dtypes[n].size, 1)
-                   for n in names)
-    stored = sum(os.path.getsize(f) for f in glob.glob(prefix + ".data-*"))
-    if declared > stored:
-        raise CheckpointError(
-            f"{prefix}: the index declares {declared} bytes of weights but "
-            f"the data files hold {stored}; the checkpoint is truncated or "
-            "corrupt")
+    checks.check_google_sizes(prefix, shapes, dtypes, names)
     try:
         return {n: reader.get_tensor(n) for n in names}
     except Exception as e:
@@ -182,53 +160,38 @@ def hf_weight_file(directory):
 
 
 def read_safetensors(path):
-    """{name: array} of a safetensors file, its header checked first."""
-    from safetensors.numpy import load_file
+    """{name: array} of a safetensors file, its header checked first.
+
+    BF16 tensors (numpy has no bfloat16) are widened to float32 exactly, as
+    `torch_pickle` does for bfloat16 storages; every other dtype is read as
+    stored (F16 stays float16 until it is assigned to a float32 variable).
+    """
+    from safetensors import safe_open
 
     try:
-        _check_safetensors_header(path)
-        return load_file(path)
+        header, data_start = checks.check_safetensors_header(path)
+        with safe_open(path, framework="numpy") as f:
+            return {name: _read_bf16(path, data_start, header[name])
+                    if header[name]["dtype"] == "BF16" else f.get_tensor(name)
+                    for name in f.keys()}
     except CheckpointError:
         raise
     except Exception as e:  # SafetensorError, MemoryError, TypeError, ...
         raise CheckpointError(f"{path}: cannot read safetensors: {e}") from e
 
 
-def _check_safetensors_header(path):
-    # Layout: u64 header length N, N bytes of JSON, then the tensor bytes.
-    size = os.path.getsize(path)
+def _read_bf16(path, data_start, entry):
+    # The entry's offsets were checked against the file's data section.
+    begin, end = entry["data_offsets"]
     with open(path, "rb") as f:
-        length = int.from_bytes(f.read(8), "little")
-        if size < 8 or length > min(size - 8, MAX_SAFETENSORS_HEADER):
-            raise CheckpointError(
-                f"{path}: cannot read safetensors: header of {length} bytes "
-                f"declared in a file of {size}")
-        header = json.loads(f.read(length))
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: cannot read safetensors: the header "
-                              "is not a JSON object")
-    data_size = size - 8 - length
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            begin, end = entry["data_offsets"]
-            shape = entry["shape"]
-            valid = all(_is_count(n) for n in [begin, end, *shape]) and \
-                0 <= begin <= end <= data_size and end - begin == \
-                math.prod(shape) * _SAFETENSORS_ITEMSIZE[entry["dtype"]]
-        except (KeyError, TypeError, ValueError):
-            valid = False
-        if not valid:
-            raise CheckpointError(
-                f"{path}: cannot read safetensors: tensor '{name}' has an "
-                f"invalid entry {json.dumps(entry)[:200]} (data section: "
-                f"{data_size} bytes)")
-
-
-def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) \
-        and value >= 0
+        f.seek(data_start + begin)
+        raw = f.read(end - begin)
+    if len(raw) != end - begin:
+        raise CheckpointError(f"{path}: cannot read safetensors: the file "
+                              "is shorter than its header says")
+    # bfloat16 is the top half of a float32: shift its bits back up.
+    halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32)
+    return (halves << 16).view(np.float32).reshape(entry["shape"])
 
 
 def _read_hf_tensors(path):
@@ -265,24 +228,8 @@ def read_hf(directory, skip_unknown=False):
                 f"{path}: '{name}' differs from the weight it should be tied "
                 f"to ({target}); untied MLM decoders are not supported")
         weights.setdefault(target, value)
-    check_unknown(path, unknown, skip_unknown)
+    checks.check_unknown(path, unknown, skip_unknown)
     return weights
-
-
-def check_unknown(path, unknown, skip_unknown):
-    if not unknown:
-        return
-    shown = ", ".join(sorted(unknown)[:8])
-    more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
-    if skip_unknown:
-        logging.warning("%s: leaving out %d weight(s) that are not part of "
-                        "a BERT encoder or its pre-training heads: %s%s",
-                        path, len(unknown), shown, more)
-    else:
-        raise CheckpointError(
-            f"{path}: {len(unknown)} weight(s) that are not part of a BERT "
-            f"encoder or its pre-training heads: {shown}{more}. Pass "
-            "skip_unknown=True (--skip_unknown_weights) to leave them out")
 
 
 # --------------------------------------------------------------- keras_hub
@@ -345,22 +292,8 @@ def read_keras_hub_config(directory, hidden_act="gelu"):
         raise CheckpointError(f"{path}: missing field {e} in 'config'") from e
     except configs.ConfigError as e:
         raise CheckpointConfigError(str(e)) from e
-    _check_keras_hub_weights_size(directory, config)
+    checks.check_keras_hub_weights_size(directory, config)
     return config
-
-
-def _check_keras_hub_weights_size(directory, config):
-    # keras-hub builds the model from config.json before it reads a weight:
-    # a config far larger than its weights files is refused first.
-    files = glob.glob(os.path.join(directory, "*.weights.h5"))
-    if not files:
-        raise CheckpointError(f"{directory}: no model.weights.h5")
-    stored = sum(os.path.getsize(f) for f in files)
-    if 2 * config.parameter_count() > stored:  # even at 16 bits a weight
-        raise CheckpointError(
-            f"{directory}/config.json: describes {config.parameter_count()} "
-            f"parameters but {', '.join(sorted(files))} hold(s) only "
-            f"{stored} bytes")
 
 
 def read_keras_hub_variables(directory):
@@ -379,58 +312,3 @@ def read_keras_hub_variables(directory):
             path = path.replace(old, new)
         variables[path] = np.asarray(variable)
     return variables
-
-
-# ------------------------------------------------------------------ checks
-
-
-def check_weights(config, weights, source):
-    """Refuses weights that cannot be those of a `config` model.
-
-    Runs before a model is built, so a config whose sizes its weights do
-    not back (a billion positions, a million layers) allocates nothing.
-    Every weight must hold finite floating-point numbers.
-
-    Raises:
-        CheckpointError: naming `source`, the weight and what is wrong.
-    """
-    for name, value in weights.items():
-        if not np.issubdtype(value.dtype, np.floating):
-            raise CheckpointError(
-                f"{source}: '{name}' holds {value.dtype} values; weights must "
-                "be floating point")
-        bad = value.size - np.count_nonzero(np.isfinite(value))
-        if bad:
-            raise CheckpointError(
-                f"{source}: '{name}' holds {bad} NaN or infinite value(s) "
-                f"of {value.size}; the checkpoint is corrupt or its training "
-                "diverged")
-    h = ("hidden_size", config.hidden_size)
-    expected = {
-        "bert/embeddings/word_embeddings":
-            (("vocab_size", config.vocab_size), h),
-        "bert/embeddings/position_embeddings":
-            (("max_position_embeddings", config.max_position_embeddings), h),
-        "bert/embeddings/token_type_embeddings":
-            (("type_vocab_size", config.type_vocab_size), h),
-        "bert/encoder/layer_0/intermediate/dense/kernel":
-            (h, ("intermediate_size", config.intermediate_size)),
-    }
-    for name, dims in expected.items():
-        if name not in weights:
-            raise CheckpointError(f"{source}: '{name}' is not in the "
-                                  "checkpoint")
-        shape = tuple(weights[name].shape)
-        if shape != tuple(size for _, size in dims):
-            described = ", ".join(f"{field} {size}" for field, size in dims)
-            raise CheckpointError(
-                f"{source}: '{name}' has shape {shape} but the config says "
-                f"{described}")
-    layers = {int(m.group(1)) for m in (
-        re.match(r"bert/encoder/layer_(\d+)/", name) for name in weights)
-        if m}
-    if config.num_hidden_layers > len(layers):
-        raise CheckpointError(
-            f"{source}: the config says num_hidden_layers "
-            f"{config.num_hidden_layers} but the checkpoint holds "
-            f"{len(layers)} layer(s)")

@@ -14,11 +14,11 @@ A bert_tf model directory holds:
   bert_tf_model.json    which model class and head arguments it was saved from
 
 Loading is all-or-nothing: every model variable must be found with the right
-shape before any is assigned, so nothing is left at random initialisation.
+shape before any is assigned, so nothing is left at random initialisation
+(the checks on files and weights are in `checkpoint_checks`).
 """
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -28,10 +28,11 @@ import tempfile
 import numpy as np
 from absl import logging
 
+from bert_tf import checkpoint_checks as checks
 from bert_tf import checkpoint_sources as sources
 from bert_tf import configs
 from bert_tf import models
-from bert_tf.checkpoint_sources import CheckpointError
+from bert_tf.checkpoint_checks import CheckpointError
 from bert_tf.layers import encoder as encoder_lib
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -131,20 +132,10 @@ def assign_weights(model, weights, source):
     Returns the names in `weights` the model did not use.
     """
     table = weight_table(model)
-    missing = [name for name, _, _ in table if name not in weights]
-    if missing:
-        shown = ", ".join(missing[:8])
-        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        raise CheckpointError(
-            f"{source}: {len(missing)} weight(s) of {model.name} not in the "
-            f"checkpoint: {shown}{more}")
-    for name, variable, rule in table:
-        expected = _canonical_shape(tuple(variable.shape), rule)
-        found = tuple(weights[name].shape)
-        if found != expected:
-            raise CheckpointError(
-                f"{source}: '{name}' has shape {found} in the checkpoint but "
-                f"{expected} in the model (variable {variable.path})")
+    checks.check_fits_model(
+        weights, {name: (_canonical_shape(tuple(variable.shape), rule),
+                         variable.path) for name, variable, rule in table},
+        model.name, source)
     for name, variable, rule in table:
         value = np.asarray(weights[name])
         if rule == TRANSPOSE:
@@ -199,10 +190,10 @@ def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
     except configs.ConfigError as e:
         if isinstance(e, CheckpointError):
             raise
-        raise sources.CheckpointConfigError(str(e)) from e
+        raise checks.CheckpointConfigError(str(e)) from e
     except OSError as e:  # unreadable file, permissions
         raise CheckpointError(f"{path}: cannot read: {e}") from e
-    sources.check_weights(config, weights, path)
+    checks.check_weights(config, weights, path)
     return config, weights, vocab, fmt
 
 
@@ -215,7 +206,10 @@ def _read_checkpoint(path, fmt, config_file, skip_unknown, hidden_act):
         weights_path = os.path.join(path, WEIGHTS_FILE)
         if not os.path.isfile(weights_path):
             raise CheckpointError(f"{weights_path}: weights file missing")
-        _check_weights_digest(path, weights_path)
+        description = read_model_description(path) if os.path.isfile(
+            os.path.join(path, MODEL_FILE)) else {}
+        checks.check_weights_digest(
+            weights_path, description.get("weights_sha256"), MODEL_FILE)
         weights = sources.read_safetensors(weights_path)
         config_file = config_file or os.path.join(path, "bert_config.json")
     elif fmt == "hf":
@@ -282,28 +276,6 @@ _MODEL_CLASSES = {cls.__name__: cls for cls in (
     models.BertMultipleChoice, models.BertSpanLabeler, models.BertTokenTagger)}
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_weights_digest(directory, weights_path):
-    """safetensors has no checksum: a flipped byte in a tensor would load
-    silently. bert_tf_model.json records the file's SHA-256 (directories
-    written before it did are not checked)."""
-    if not os.path.isfile(os.path.join(directory, MODEL_FILE)):
-        return
-    expected = read_model_description(directory).get("weights_sha256")
-    if expected and _sha256(weights_path) != expected:
-        raise CheckpointError(
-            f"{weights_path}: corrupted (its SHA-256 differs from the one "
-            f"recorded in {MODEL_FILE} when it was written); use another "
-            "copy or an earlier checkpoint")
-
-
 def read_model_description(directory):
     """bert_tf_model.json of a model directory: model class, arguments,
     source and (fine-tuned models) task."""
@@ -311,14 +283,7 @@ def read_model_description(directory):
     if not os.path.isfile(path):
         raise CheckpointError(f"{directory}: not a bert_tf model directory "
                               f"({MODEL_FILE} missing)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            description = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON: {e}") from e
-    if not isinstance(description, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return description
+    return checks.read_json_object(path)
 
 
 def load_model(directory):
@@ -355,11 +320,7 @@ def atomic_output_dir(directory):
     finished, and removed if it raised: a reader never sees a half-written
     output.
     """
-    if os.path.exists(directory) and (
-            not os.path.isdir(directory) or os.listdir(directory)):
-        raise CheckpointError(
-            f"{directory}: output exists and is not empty; choose a new "
-            "output directory (nothing was written)")
+    checks.check_output_dir(directory)
     parent = os.path.dirname(os.path.abspath(directory))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(
@@ -402,7 +363,7 @@ def save_model(directory, model, vocab_file, source=None, task=None):
     """
     from safetensors.numpy import save_file
 
-    _check_vocab_file(vocab_file)
+    checks.check_vocab_file(vocab_file)
     weights = model_weights(model)
     with atomic_output_dir(directory) as staging:
         _encoder_of(model).config.to_json_file(
@@ -418,7 +379,7 @@ def save_model(directory, model, vocab_file, source=None, task=None):
                        "arguments": _model_arguments(model),
                        "source": source,
                        "task": task,
-                       "weights_sha256": _sha256(weights_path)}, f,
+                       "weights_sha256": checks.sha256(weights_path)}, f,
                       indent=2)
             f.write("\n")
     logging.info("Saved %s (%d weights) to %s", type(model).__name__,
@@ -428,40 +389,11 @@ def save_model(directory, model, vocab_file, source=None, task=None):
 def save_google_checkpoint(directory, model, vocab_file):
     """Writes `bert_model.ckpt.*`, `bert_config.json` and `vocab.txt` that
     google-research/bert's scripts can initialise from."""
-    _check_vocab_file(vocab_file)
-    _check_google_activation(directory, _encoder_of(model).config)
+    checks.check_vocab_file(vocab_file)
+    checks.check_google_activation(directory, _encoder_of(model).config)
     with atomic_output_dir(directory) as staging:
         sources.write_google(os.path.join(staging, "bert_model.ckpt"),
                              model_weights(model))
         _encoder_of(model).config.to_json_file(
             os.path.join(staging, "bert_config.json"))
         shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
-
-
-# What google-research's modeling.py (`get_activation`) accepts of ours. Its
-# "gelu" is the tanh approximation since 2019 (the exact erf form in the 2018
-# release); in HF's and bert_tf's reading it is the exact form.
-GOOGLE_ACTIVATIONS = ("gelu", "relu", "tanh")
-
-
-def _check_google_activation(directory, config):
-    act = config.hidden_act
-    if act in GOOGLE_ACTIVATIONS:
-        return
-    hint = ("its 'gelu' is itself the tanh approximation (since 2019), but "
-            "bert_tf and HF read 'gelu' as the exact erf form, so writing it "
-            "would change the function for one of them. Convert with "
-            "--hidden_act=gelu (load with hidden_act='gelu' in Python) to "
-            "write 'gelu' deliberately, or keep the bert_tf format"
-            if act in ("gelu_new", "gelu_pytorch_tanh") else
-            "no name there computes it; keep the bert_tf format")
-    raise CheckpointError(
-        f"{directory}: hidden_act {act!r} cannot be written to a "
-        "google-research bert_config.json: its modeling.py accepts only "
-        f"linear, relu, gelu and tanh; {hint} (nothing was written)")
-
-
-def _check_vocab_file(vocab_file):
-    if vocab_file is None or not os.path.isfile(vocab_file):
-        raise CheckpointError(f"vocab file {vocab_file!r} not found; a model "
-                              "directory needs its vocab.txt")

@@ -1,5 +1,8 @@
 """Hostile and malformed checkpoint files: refused with a `CheckpointError`.
 
+The checks are `bert_tf/checkpoint_checks.py`'s; the readers that call them
+are `checkpoint_sources` and `torch_pickle`.
+
 Every file here is crafted in the test (a few KB): `pytorch_model.bin`
 archives whose pickle declares tensors outside their storages, zip bombs and
 lying zip headers, safetensors headers that declare more than the file
@@ -313,11 +316,16 @@ class HostileDirectoryTest(tf.test.TestCase):
         path = os.path.join(tmp, checkpoints.WEIGHTS_FILE)
         header = json.dumps({"x": {"dtype": "F32", "shape": [1000],
                                    "data_offsets": [0, 16]}}).encode()
+        # BF16 tensors are read from these offsets by bert_tf itself.
+        bf16 = json.dumps({"x": {"dtype": "BF16", "shape": [8],
+                                 "data_offsets": [8, 24]}}).encode()
         cases = [
             (struct.pack("<Q", 1 << 60), "header of 1152921504606846976 "
              "bytes declared in a file of 8"),
             (struct.pack("<Q", len(header)) + header + bytes(16),
              "tensor 'x' has an invalid entry"),
+            (struct.pack("<Q", len(bf16)) + bf16 + bytes(16),
+             "tensor 'x' has an invalid entry .*data section: 16 bytes"),
         ]
         for data, message in cases:
             with open(path, "wb") as f:

@@ -7,14 +7,17 @@ transformers / PyTorch):
 """
 
 import io
+import json
 import os
 import pickle
+import struct
 import zipfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import bert_tf
 from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import models
@@ -179,6 +182,94 @@ class TinyPretrainingCheckpointTest(tf.test.TestCase):
         checkpoints.save_model(f"{tmp}/enc", encoder, vocab)
         with self.assertRaisesRegex(CheckpointError, "has no MLM/NSP heads"):
             checkpoints.load_pretrainer(f"{tmp}/enc")
+
+
+def write_safetensors(path, tensors):
+    """Writes {name: (dtype, shape, raw bytes)} by hand, as the format says:
+    u64 header length, JSON header (padded to 8 bytes), the tensor bytes."""
+    header, offset = {}, 0
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        f.write(b"".join(raw for _, _, raw in tensors.values()))
+
+
+def to_half(value, dtype):
+    """`value` rounded to "BF16" or "F16": (its little-endian bytes, the
+    same numbers as float32)."""
+    value = np.ascontiguousarray(value, np.float32)
+    if dtype == "F16":
+        half = value.astype("<f2")
+        return half.tobytes(), half.astype(np.float32)
+    # bfloat16 is the top 16 bits of a float32; round to nearest even.
+    bits = value.view(np.uint32).astype(np.uint64)
+    top = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2")
+    return top.tobytes(), (top.astype(np.uint32) << 16).view(np.float32)
+
+
+class HalfPrecisionSafetensorsTest(tf.test.TestCase):
+    """HF checkpoints saved in bf16 or fp16 load as float32 models."""
+
+    def test_bf16_safetensors_is_widened_exactly_to_float32(self):
+        # Each value has at most 8 significant bits: exact in bfloat16.
+        values = np.array([[1.0, -2.5, 0.15625], [2.0**100, -(2.0**-100),
+                                                   0.0]], np.float32)
+        bf16 = (values.view(np.uint32) >> 16).astype("<u2").tobytes()
+        path = os.path.join(self.create_tempdir().full_path,
+                            "model.safetensors")
+        write_safetensors(path, {
+            "a": ("BF16", values.shape, bf16),
+            "b": ("F32", (2,), np.array([3, 4], "<f4").tobytes()),
+            "c": ("F16", (2,), np.array([0.5, -8], "<f2").tobytes())})
+        tensors = checkpoint_sources.read_safetensors(path)
+        self.assertEqual(tensors["a"].dtype, np.float32)
+        self.assertAllEqual(tensors["a"], values)
+        self.assertAllEqual(tensors["b"], [3, 4])
+        self.assertEqual(tensors["c"].dtype, np.float16)  # cast on assign
+        self.assertAllEqual(tensors["c"], [0.5, -8])
+
+    def test_bf16_and_f16_hf_directories_load_as_their_float32_values(self):
+        from safetensors.numpy import save_file
+
+        original = torch_pickle.load_state_dict(
+            os.path.join(TINY_HF, "pytorch_model.bin"))
+        inputs = testing.to_tensors(testing.encoder_inputs())
+        # Relative rounding error; float16 also loses digits below 2**-14.
+        for dtype, rtol, atol in (("BF16", 2.0**-8, 0.0),
+                                  ("F16", 2.0**-11, 2.0**-24)):
+            half_dir, fp32_dir = (self.create_tempdir().full_path
+                                  for _ in range(2))
+            for directory in (half_dir, fp32_dir):
+                with open(os.path.join(TINY_HF, "config.json")) as f, \
+                        open(os.path.join(directory, "config.json"), "w") as g:
+                    g.write(f.read())
+            half, rounded = {}, {}
+            for name, value in original.items():
+                raw, rounded[name] = to_half(value, dtype)
+                half[name] = (dtype, value.shape, raw)
+                self.assertAllClose(rounded[name], value, rtol=rtol,
+                                    atol=atol)
+            write_safetensors(os.path.join(half_dir, "model.safetensors"),
+                              half)
+            save_file(rounded, os.path.join(fp32_dir, "model.safetensors"))
+
+            with self.subTest(dtype):
+                from_half = bert_tf.load_encoder(half_dir)
+                from_fp32 = bert_tf.load_encoder(fp32_dir)
+                expected = checkpoints.model_weights(from_fp32)
+                for name, value in checkpoints.model_weights(
+                        from_half).items():
+                    self.assertEqual(value.dtype, np.float32)
+                    self.assertAllEqual(value, expected[name], msg=name)
+                for a, b in zip(testing.flatten(from_half(inputs)),
+                                testing.flatten(from_fp32(inputs)),
+                                strict=True):
+                    self.assertAllClose(a, b, atol=1e-6, rtol=0)
 
 
 class CheckpointErrorsTest(tf.test.TestCase):
