@@ -196,14 +196,6 @@ def _unused_character(vocab):
                      "noncharacter (U+FFFF, U+FFFE, ...)")
 
 
-def _row_cumsum(ragged):
-    """Inclusive cumulative sum along the rows of a 2-D ragged tensor."""
-    flat = tf.cumsum(ragged.flat_values)
-    before = tf.cumsum(tf.reduce_sum(ragged, axis=1), exclusive=True)
-    return ragged.with_flat_values(flat - tf.gather(before,
-                                                    ragged.value_rowids()))
-
-
 def _keep_first(ragged, counts):
     positions = tf.ragged.range(ragged.row_lengths())
     return tf.ragged.boolean_mask(
@@ -353,22 +345,36 @@ class BertTokenizer(tf.Module):
                 pieces.with_flat_values(values)).merge_dims(1, 2)
 
         ids = regroup(pieces.flat_values)
+        starts, ends = regroup(starts), regroup(ends)
         # Normalisation is character-local, so the normalized bytes of the
         # whole string are the concatenation of each input character's:
         # their running total maps a normalized byte back to its character.
+        # The running total spans the whole batch (each row's offsets shifted
+        # by the bytes of the rows before it), so one sorted vector serves
+        # every row: cost linear in the batch's characters, where a padded
+        # [B, longest row] table would cost B x the longest text.
         chars = tf.strings.unicode_split(text, "UTF-8")  # [B, (C)]
-        char_ends = _row_cumsum(tf.cast(tf.strings.length(
-            normalize(chars, self.lower_case)), tf.int64))
-        lookup = char_ends.to_tensor(default_value=tf.int64.max)
-        starts, ends = regroup(starts), regroup(ends)
-        lengths = ids.row_lengths()
-        char_starts = tf.searchsorted(lookup, starts.to_tensor(),
-                                      side="right", out_type=tf.int64)
-        char_stops = tf.searchsorted(lookup, ends.to_tensor() - 1,
-                                     side="right", out_type=tf.int64) + 1
-        return (ids,
-                tf.RaggedTensor.from_tensor(char_starts, lengths=lengths),
-                tf.RaggedTensor.from_tensor(char_stops, lengths=lengths))
+        char_ends = tf.cumsum(tf.cast(tf.strings.length(normalize(
+            chars.flat_values, self.lower_case)), tf.int64))  # [total C]
+        # Where each row starts, in characters and in normalized bytes of the
+        # batch (not tf.reduce_sum over the ragged rows: it pads them).
+        row_chars = chars.row_starts()  # [B]
+        row_bytes = tf.gather(tf.concat([tf.zeros([1], tf.int64), char_ends], 0),
+                              row_chars)  # [B]
+        # Each piece's row. Not ids.value_rowids(): it goes through
+        # tf.repeat, which builds a [B, longest row] table.
+        rows = tf.searchsorted(ids.row_splits[1:], tf.range(
+            tf.size(ids.flat_values, out_type=tf.int64)), side="right")
+
+        def to_chars(byte_offsets):  # flat normalized bytes -> characters
+            found = tf.searchsorted(
+                char_ends[tf.newaxis],
+                (byte_offsets + tf.gather(row_bytes, rows))[tf.newaxis],
+                side="right", out_type=tf.int64)[0]
+            return found - tf.gather(row_chars, rows)
+
+        return (ids, ids.with_flat_values(to_chars(starts.flat_values)),
+                ids.with_flat_values(to_chars(ends.flat_values - 1) + 1))
 
     def detokenize(self, ids):
         """Ragged [B, (pieces)] ids -> [B] strings, "##" pieces joined."""

@@ -3,6 +3,8 @@
 import functools
 import json
 import os
+import subprocess
+import sys
 
 import hypothesis
 from hypothesis import strategies as st
@@ -188,6 +190,49 @@ class OffsetsTest(tf.test.TestCase):
                                            ends.to_list()[0])]
         self.assertEqual(spans, ["Caf\u00e9", "na\u00efve", "\u4e2d",
                                  "\u6587", "ok"])
+
+
+    def test_offsets_of_a_batch_equal_each_row_alone(self):
+        # Rows are located in one running total over the whole batch; a row
+        # ending or starting in characters that normalize to nothing (a
+        # control character, a combining accent) must not shift its
+        # neighbours' offsets.
+        tokenizer = uncased_tokenizer()
+        texts = ["", "ab\x00", "\u0301x\u00e9 y", "Caf\u00e9 " * 500,
+                 "\x00", "\u4e2d\u6587 ok\u200b", ""]
+        _, starts, ends = tokenizer.tokenize_with_offsets(tf.constant(texts))
+        for i, text in enumerate(texts):
+            _, alone_starts, alone_ends = tokenizer.tokenize_with_offsets(
+                tf.constant([text]))
+            self.assertEqual(starts.to_list()[i], alone_starts.to_list()[0])
+            self.assertEqual(ends.to_list()[i], alone_ends.to_list()[0])
+
+
+    def test_offsets_memory_grows_with_the_batch_text_not_its_longest_row(
+            self):
+        # One 200 KB text among 1,023 empty ones: a [batch, longest row]
+        # table of int64 offsets would take 1.6 GB; the batch holds 200 KB.
+        script = """if True:
+            import os, resource
+            import tensorflow as tf
+            from bert_tf import tokenization
+            from tests import testing
+            tokenizer = tokenization.BertTokenizer(
+                os.path.join(testing.minilm_dir(), "vocab.txt"),
+                lower_case=True)
+            texts = tf.constant(["word, " * 34000] + [""] * 1023)
+            tokenizer.tokenize_with_offsets(texts[1:])  # warm up
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            _, starts, _ = tokenizer.tokenize_with_offsets(texts)
+            assert starts.row_lengths()[0] == 68000
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print((after - before) // 1024)
+        """
+        out = subprocess.run([sys.executable, "-c", script], check=True,
+                             capture_output=True, text=True,
+                             cwd=testing.REPO_ROOT, timeout=300)
+        growth_mb = int(out.stdout.split()[-1])
+        self.assertLess(growth_mb, 300, out.stdout)
 
 
 class PackTest(tf.test.TestCase):
