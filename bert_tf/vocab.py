@@ -15,34 +15,50 @@ as in tokenization.
 import collections
 import os
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
 from absl import logging
 
 from bert_tf import data
+from bert_tf import file_io
 from bert_tf import tokenization
 
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    from tasks import flag_checks  # the command lines' shared checks
+
+    fv = {"flag_values": flag_values}
     flags.DEFINE_list("input", None, "Text files or globs, one sentence or "
-                      "paragraph per line.")
-    flags.DEFINE_string("output", None, "vocab.txt to write.")
+                      "paragraph per line.", **fv)
+    flags.DEFINE_string("output", None, "vocab.txt to write.", **fv)
     flags.DEFINE_integer("vocab_size", 30522, "Target size, special tokens "
-                         "included (the learner lands within a few percent).")
+                         "included (the learner lands within a few "
+                         "percent).", **fv)
     flags.DEFINE_bool("do_lower_case", True, "Lower-case and strip accents "
-                      "(for uncased models).")
+                      "(for uncased models).", **fv)
     flags.DEFINE_integer("num_unused", 99, "[unusedN] placeholders between "
                          "[PAD] and [UNK]; 99 puts [UNK] at 100 as BERT's "
-                         "releases do.")
+                         "releases do.", **fv)
     flags.DEFINE_integer("min_count", 2, "Words seen fewer times are left "
-                         "out of the counts.")
-    flags.DEFINE_integer("max_lines", None, "Read at most this many lines.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
-    flags.mark_flags_as_required(["input", "output"])
+                         "out of the counts.", **fv)
+    flags.DEFINE_integer("max_lines", None, "Read at most this many lines.",
+                         **fv)
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.",
+                      **fv)
+    flags.mark_flags_as_required(["input", "output"], **fv)
+    flag_checks.input_files(flag_values, "input")
+    flag_checks.output_file(flag_values, "output")
+    flag_checks.positive(flag_values, "vocab_size", "min_count", "max_lines")
+    flag_checks.non_negative(flag_values, "num_unused")
+    flag_checks.check(flag_values, ["vocab_size", "num_unused"], lambda v: (
+        f"--vocab_size={v['vocab_size']} leaves no room after "
+        f"{v['num_unused'] + 5} reserved tokens (--num_unused="
+        f"{v['num_unused']})" if v["vocab_size"] <= v["num_unused"] + 5
+        else None))
 
 
 def reserved_tokens(num_unused=99):
@@ -88,16 +104,7 @@ def write_vocab(tokens, path, overwrite=False):
         raise FileExistsError(f"{path} exists; pass --overwrite to replace")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vocab.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(tokens) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    file_io.atomic_write(path, "\n".join(tokens) + "\n")
 
 
 def main(argv):
@@ -119,5 +126,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from tasks import flag_checks
+
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=flag_checks.parse_flags)

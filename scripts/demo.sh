@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+# The commands keep TensorFlow's own log lines off the console
+# (tasks/console.py); BERT_TF_VERBOSE=1 brings them back.
 exec .venv/bin/python -m tasks.demo "$@"

@@ -23,6 +23,8 @@ real tensorflow_model_server too):
         c.classify("sst2", [{"text_a": "..."}], signature_name="classification")
 """
 
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import dataclasses
 import sys
 
@@ -38,6 +40,7 @@ from serving.client_lib import get_model_metadata
 from serving.client_lib import get_model_status
 from serving.client_lib import predict
 from serving.client_lib import regress
+from tasks import flag_checks
 
 __all__ = ["Client", "ServingClientError", "VersionStatus", "classify",
            "get_model_metadata", "get_model_status", "predict", "regress"]
@@ -108,32 +111,71 @@ def _write(out, lines):
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    fv = {"flag_values": flag_values}
     flags.DEFINE_string("server", None, "HOST:PORT of the gRPC (or, with "
-                        "--rest, the REST) API.")
-    flags.DEFINE_string("model", None, "Model name.")
-    flags.DEFINE_integer("version", None, "Model version (default: latest).")
-    flags.DEFINE_string("version_label", None, "Model version label.")
-    flags.DEFINE_string("signature_name", "serving_default", "Signature.")
-    flags.DEFINE_bool("rest", False, "Use the REST API instead of gRPC.")
+                        "--rest, the REST) API.", **fv)
+    flags.DEFINE_string("model", None, "Model name.", **fv)
+    flags.DEFINE_integer("version", None, "Model version (default: "
+                         "latest).", **fv)
+    flags.DEFINE_string("version_label", None, "Model version label.", **fv)
+    flags.DEFINE_string("signature_name", "serving_default", "Signature.",
+                        **fv)
+    flags.DEFINE_bool("rest", False, "Use the REST API instead of gRPC.",
+                      **fv)
     flags.DEFINE_enum("method", "predict", ["predict", "classify", "regress",
                                             "metadata", "status"],
-                      "API to call.")
+                      "API to call.", **fv)
     flags.DEFINE_multi_string("input", [], "KEY=VALUE (a string) or "
-                              "KEY:=JSON; repeat a key for more examples.")
+                              "KEY:=JSON; repeat a key for more examples.",
+                              **fv)
     flags.DEFINE_string("input_file", None, "Examples: FILE.tsv (header = "
-                        "input names) or FILE.jsonl.")
-    flags.DEFINE_integer("batch_size", 32, "Examples per request.")
+                        "input names) or FILE.jsonl.", **fv)
+    flags.DEFINE_integer("batch_size", 32, "Examples per request.", **fv)
     flags.DEFINE_enum("output_format", "text", ["text", "json"], "Output: "
-                      "readable lines, or one JSON object per line.")
-    flags.DEFINE_float("timeout", 60.0, "Seconds per request.")
+                      "readable lines, or one JSON object per line.", **fv)
+    flags.DEFINE_float("timeout", 60.0, "Seconds per request.", **fv)
+    _define_checks(flag_values)
+
+
+def _define_checks(fv):
+    flags.mark_flags_as_required(["server", "model"], flag_values=fv)
+    flag_checks.non_empty(fv, "server", "model", "signature_name",
+                          "version_label")
+    flags.register_validator("server", _is_server_address,
+                             "expected HOST:PORT (or, with --rest, "
+                             "http://HOST:PORT)", flag_values=fv)
+    flag_checks.non_negative(fv, "version")
+    flag_checks.positive(fv, "batch_size", "timeout")
+    flag_checks.existing_file(fv, "input_file")
+    flags.register_validator(
+        "input_file", lambda path: path is None or path.endswith(
+            (".tsv", ".jsonl", ".json")), "expected a .tsv or .jsonl file",
+        flag_values=fv)
+    flag_checks.check(fv, ["input"], _inputs_problem)
+    flag_checks.check(fv, ["version", "version_label"], lambda v: (
+        "pass --version or --version_label, not both"
+        if v["version"] is not None and v["version_label"] else None))
+
+
+def _is_server_address(server):
+    """HOST:PORT with a port number, or a URL; None passes (required)."""
+    if not server or "://" in server or server.startswith(("unix:", "dns:")):
+        return True
+    host, _, port = server.rpartition(":")
+    return bool(host.strip()) and port.isdigit() and 0 < int(port) < 65536
+
+
+def _inputs_problem(values):
+    try:
+        client_io.parse_flag_inputs(values["input"])
+    except client_io.InputError as e:
+        return str(e)
+    return None
 
 
 def options_from_flags() -> Options:
-    if not FLAGS.server or not FLAGS.model:
-        raise app.UsageError("--server and --model are required")
-    if FLAGS.batch_size < 1:
-        raise app.UsageError("--batch_size must be at least 1")
     return Options(
         model=FLAGS.model, method=FLAGS.method, version=FLAGS.version,
         version_label=FLAGS.version_label,
@@ -158,4 +200,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -17,8 +17,14 @@ its assets.extra/tf_serving_warmup_requests replayed before it serves; the
 base paths are polled every --file_system_poll_wait_seconds, a new version
 takes over once loaded and warmed up and the old one is unloaded, without
 failing requests in flight. Unlike TF Serving it binds 127.0.0.1 unless
---host says otherwise. SIGTERM or SIGINT stops it cleanly.
+--host says otherwise, and it refuses costly requests up front
+(--max_request_bytes, --max_batch_size, --max_concurrent_runs, REST
+timeouts and a bounded worker pool; see docs/serving.md "Dev server
+limits"). Its flags are in serving/dev_server_flags.py. SIGTERM or SIGINT
+stops it cleanly.
 """
+
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
 
 import concurrent.futures
 import os
@@ -34,13 +40,17 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from serving import dev_server_flags
 from serving import grpc_services
+from serving import limits
 from serving import model_registry
 from serving import rest
+from tasks import flag_checks
 
-# No message size limit, as tensorflow_model_server sets.
-_GRPC_OPTIONS = [("grpc.max_receive_message_length", -1),
-                 ("grpc.max_send_message_length", -1)]
+# gRPC requests admitted at once (running or waiting for one of
+# grpc_max_threads workers) per worker; more answer RESOURCE_EXHAUSTED
+# rather than queue without bound.
+_GRPC_QUEUE_PER_THREAD = 8
 
 
 class DevServer:
@@ -61,28 +71,50 @@ class DevServer:
         model_config_file_poll_wait_seconds: float. Re-reads the config file
             this often (0: never).
         load_options: model_registry.LoadOptions.
-        grpc_max_threads: int. Concurrent gRPC requests.
+        request_limits: limits.RequestLimits (--max_batch_size).
+        grpc_max_threads: int. Concurrent gRPC requests; 8 times as many
+            may wait, more are refused with RESOURCE_EXHAUSTED.
+        grpc_channel_arguments: list of (key, value) gRPC server options;
+            they override the defaults (see
+            dev_server_flags.parse_channel_arguments).
+        max_request_bytes: int. Largest request: gRPC message
+            (grpc.max_receive_message_length unless grpc_channel_arguments
+            sets it) or REST body.
+        rest_api_num_threads: int. Concurrent REST requests.
+        rest_api_timeout_in_ms: int. Time a REST client has to send its
+            request (slower ones are cut off), and each socket operation.
     """
 
     def __init__(self, model_config, *, host="127.0.0.1", port=0,
                  rest_api_port=0, file_system_poll_wait_seconds=1.0,
                  model_config_file_poll_wait_seconds=0.0,
                  load_options=model_registry.LoadOptions(),
-                 grpc_max_threads=16):
+                 request_limits=limits.RequestLimits(),
+                 grpc_max_threads=16, grpc_channel_arguments=(),
+                 max_request_bytes=limits.MAX_REQUEST_BYTES,
+                 rest_api_num_threads=16, rest_api_timeout_in_ms=30000):
         if isinstance(model_config, str):
             self._config_file = model_config
             model_config = model_registry.read_config_file(model_config)
         else:
             self._config_file = None
         self._config_text = model_config.SerializeToString()
-        self.registry = model_registry.ModelRegistry(model_config,
-                                                     load_options)
+        self.registry = model_registry.ModelRegistry(
+            model_config, load_options, request_limits)
         self.host = host
         self.port = port
         self.rest_api_port = rest_api_port
         self._poll_seconds = file_system_poll_wait_seconds
         self._config_poll_seconds = model_config_file_poll_wait_seconds
         self._grpc_max_threads = grpc_max_threads
+        self._grpc_options = dict([
+            ("grpc.max_receive_message_length", max_request_bytes),
+            ("grpc.max_send_message_length", -1),
+            *grpc_channel_arguments])
+        self._rest_options = dict(
+            num_threads=rest_api_num_threads,
+            timeout_seconds=rest_api_timeout_in_ms / 1000.0,
+            max_body_bytes=max_request_bytes)
         self._grpc = None
         self._rest = None
         self._stopped = threading.Event()
@@ -112,8 +144,9 @@ class DevServer:
         try:
             self._start_grpc()
             if self.rest_api_port is not None:
-                self._rest = rest.RestServer(self.registry, self.host,
-                                             self.rest_api_port).start()
+                self._rest = rest.RestServer(
+                    self.registry, self.host, self.rest_api_port,
+                    **self._rest_options).start()
                 self.rest_api_port = self._rest.port
         except BaseException:
             self.stop()
@@ -133,7 +166,9 @@ class DevServer:
             concurrent.futures.ThreadPoolExecutor(
                 max_workers=self._grpc_max_threads,
                 thread_name_prefix="grpc"),
-            options=_GRPC_OPTIONS)
+            options=list(self._grpc_options.items()),
+            maximum_concurrent_rpcs=(self._grpc_max_threads
+                                     * _GRPC_QUEUE_PER_THREAD))
         grpc_services.add_services(self._grpc, self.registry)
         address = f"{_url_host(self.host)}:{self.port}"
         try:
@@ -188,13 +223,15 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start_subprocess(config_file, model_names, log=None, timeout=300.0):
+def start_subprocess(config_file, model_names, log=None, timeout=300.0,
+                     extra_flags=()):
     """Runs `python -m serving.dev_server` in a process of its own on free
     loopback ports, and waits until every model in `model_names` has a
     version available.
 
     Args:
         log: file object for the server's output (default: this process's).
+        extra_flags: more command-line flags, e.g. ("--max_batch_size=64",).
 
     Returns:
         (subprocess.Popen, gRPC address, REST address), both "HOST:PORT".
@@ -209,7 +246,7 @@ def start_subprocess(config_file, model_names, log=None, timeout=300.0):
     process = subprocess.Popen(
         [sys.executable, "-m", "serving.dev_server",
          f"--model_config_file={config_file}", f"--port={grpc_port}",
-         f"--rest_api_port={rest_port}"],
+         f"--rest_api_port={rest_port}", *extra_flags],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         stdout=log, stderr=log)
     address = f"127.0.0.1:{grpc_port}"
@@ -240,43 +277,9 @@ def _url_host(host):
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    flags.DEFINE_string("model_config_file", None, "ModelServerConfig text "
-                        "proto listing the models (BASE/models.config).")
-    flags.DEFINE_string("model_name", None, "Serve one model under this name "
-                        "instead of --model_config_file ...")
-    flags.DEFINE_string("model_base_path", None, "... from this directory of "
-                        "numbered versions.")
-    flags.DEFINE_string("host", "127.0.0.1", "Address to bind (TF Serving "
-                        "binds all interfaces; use 0.0.0.0 for that).")
-    flags.DEFINE_integer("port", 8500, "gRPC port (0: any free port).")
-    flags.DEFINE_integer("rest_api_port", 0, "REST port; 0 disables REST, as "
-                         "in tensorflow_model_server.")
-    flags.DEFINE_float("file_system_poll_wait_seconds", 1, "Seconds between "
-                       "polls of the base paths for new versions; 0: once.")
-    flags.DEFINE_float("model_config_file_poll_wait_seconds", 0, "Seconds "
-                       "between re-reads of --model_config_file; 0: never.")
-    flags.DEFINE_bool("enable_model_warmup", True, "Replay assets.extra/"
-                      "tf_serving_warmup_requests before serving a version.")
-    flags.DEFINE_bool("enable_signature_method_name_check", False, "Classify "
-                      "and Regress require the signature's method_name.")
-    flags.DEFINE_string("saved_model_tags", "serve", "Comma-separated tags of "
-                        "the MetaGraphDef to load.")
-    flags.DEFINE_integer("max_num_load_retries", 5, "Retries of a failed "
-                         "load.")
-    flags.DEFINE_integer("load_retry_interval_micros", 60 * 1000 * 1000,
-                         "Microseconds between load retries.")
-    flags.DEFINE_integer("grpc_max_threads", 16, "Concurrent gRPC requests.")
-
-
 def server_from_flags() -> DevServer:
     """A DevServer configured by the command line (not started)."""
-    if bool(FLAGS.model_config_file) == bool(FLAGS.model_name):
-        raise app.UsageError("give either --model_config_file or "
-                             "--model_name with --model_base_path")
     if FLAGS.model_name:
-        if not FLAGS.model_base_path:
-            raise app.UsageError("--model_name needs --model_base_path")
         config = model_registry.single_model_config(
             FLAGS.model_name, os.path.abspath(FLAGS.model_base_path))
     else:
@@ -293,7 +296,16 @@ def server_from_flags() -> DevServer:
         file_system_poll_wait_seconds=FLAGS.file_system_poll_wait_seconds,
         model_config_file_poll_wait_seconds=(
             FLAGS.model_config_file_poll_wait_seconds),
-        load_options=options, grpc_max_threads=FLAGS.grpc_max_threads)
+        load_options=options,
+        request_limits=limits.RequestLimits(
+            max_batch_size=FLAGS.max_batch_size,
+            max_concurrent_runs=FLAGS.max_concurrent_runs),
+        grpc_max_threads=FLAGS.grpc_max_threads,
+        grpc_channel_arguments=dev_server_flags.parse_channel_arguments(
+            FLAGS.grpc_channel_arguments),
+        max_request_bytes=FLAGS.max_request_bytes,
+        rest_api_num_threads=FLAGS.rest_api_num_threads,
+        rest_api_timeout_in_ms=FLAGS.rest_api_timeout_in_ms)
 
 
 def main(argv):
@@ -321,5 +333,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    dev_server_flags.define_flags()
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -13,8 +13,11 @@ Code written for TF Hub's BERT models works unchanged with the pair:
 and from Keras 3: `keras.layers.TFSMLayer(encoder_dir, call_endpoint="serve",
 call_training_endpoint="train", trainable=True)` (a dict of the three
 inputs in; `pooled_output`, `sequence_output`, `encoder_outputs_0` ...
-out), which fine-tunes like any layer. TF Serving answers the
-`serving_default` signature (the three inputs by name).
+out), which fine-tunes like any layer; or from tf-keras,
+`hub.KerasLayer(encoder_dir, trainable=True)`, which reads the Reusable
+SavedModel attributes (`variables`, `trainable_variables`,
+`regularization_losses`). TF Serving answers the `serving_default`
+signature (the three inputs by name).
 
 Shape legend: B batch, W words, P pieces, L seq_length, H hidden.
 """
@@ -101,7 +104,17 @@ class Encoder(tf.Module):
     `serve(inputs)` (inference), `train(inputs)` (dropout on) and the
     `serving_default` signature return the same with encoder_outputs as
     `encoder_outputs_0` ....
+
+    The loaded object is a Reusable SavedModel, as TF Hub defines it:
+    `variables`, `trainable_variables` (the weights `hub.KerasLayer(...,
+    trainable=True)` fine-tunes) and `regularization_losses` (none).
     """
+
+    # TF Hub reads these as attributes of the loaded object. tf.Module's
+    # properties of the same names are computed, not saved: plain attributes
+    # set in __init__ replace them.
+    variables = None
+    trainable_variables = None
 
     def __init__(self, encoder):
         super().__init__(name="bert_encoder")
@@ -109,6 +122,10 @@ class Encoder(tf.Module):
         # Tracked so the `train` signature may use them: the dropout seed
         # generators' states.
         self.encoder_state = list(encoder.non_trainable_variables)
+        self.variables = list(encoder.variables)
+        self.trainable_variables = list(encoder.trainable_variables)
+        # No weight regularizers in BERT (weight decay is the optimizer's).
+        self.regularization_losses = []
         self.num_layers = encoder.config.num_hidden_layers
         self.__call__ = tf.function(self._call)
         for training in (False, True):

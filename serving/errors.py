@@ -6,6 +6,8 @@ code into the HTTP status `tensorflow_model_server` uses (`http_status`)
 and the message into the body `{"error": "..."}`.
 """
 
+import re
+
 import grpc
 
 # tensorflow_model_server's mapping (model_servers/http_server.cc): note
@@ -34,15 +36,54 @@ _HTTP_STATUS = {
 _BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
+# Longest error message sent back: a message echoing a huge request field
+# (a 200 MB model name, signature name or JSON value) is cut to this.
+MAX_MESSAGE_CHARS = 1024
+# Longest request value an error message quotes (see `clip`).
+MAX_ECHO_CHARS = 100
+
+
+def clip(value, limit: int = MAX_ECHO_CHARS) -> str:
+    """`value` as text for an error message: its first `limit` characters
+    and '... (N bytes)' when longer, so errors never echo big fields."""
+    if isinstance(value, bytes):
+        size, value = len(value), value[:limit].decode("utf-8", "replace")
+    else:
+        value = str(value)
+        if len(value) <= limit:
+            return value
+        size = len(value.encode("utf-8", "surrogatepass"))
+    return value if size <= limit else f"{value[:limit]}... ({size} bytes)"
+
+
+def op_error_message(message: str) -> str:
+    """A TensorFlow OpError's message as TF Serving reports it: without the
+    Python trace of the graph ("Graph execution error: Detected at node
+    ... defined at ...") and the node/op suffixes; an in-graph assertion
+    (the exports' request limits) reduces to its own text."""
+    message = re.sub(r"\s*\[\[(\{\{[^}]*\}\})+\]\]", "", message)
+    message = re.sub(r"\s*\[Op:[^\]]*\]\s*$", "", message)
+    if message.startswith("Graph execution error:"):
+        message = "\n".join(
+            line for line in message.splitlines()[1:]
+            if line.strip() and not line.startswith(
+                ("Detected at node ", "<stack traces unavailable>", "  ")))
+    asserted = re.fullmatch(r"assertion failed: \[(.*)\]", message.strip(),
+                            re.S)
+    return (asserted.group(1) if asserted else message).strip()
+
+
 class ServingError(Exception):
     """A request (or a model load) that fails with a TF Serving status.
 
     Args:
         code: grpc.StatusCode. The status TF Serving answers with.
-        message: str. What went wrong, and where.
+        message: str. What went wrong, and where; longer than
+            MAX_MESSAGE_CHARS, it is clipped (see `clip`).
     """
 
     def __init__(self, code: grpc.StatusCode, message: str):
+        message = clip(message, MAX_MESSAGE_CHARS)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -76,3 +117,7 @@ def failed_precondition(message: str) -> ServingError:
 
 def internal(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INTERNAL, message)
+
+
+def resource_exhausted(message: str) -> ServingError:
+    return ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED, message)

@@ -21,6 +21,8 @@ release does not link fails the export, naming the op and the first release
 that has it.
 """
 
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import os
 import re
 import shutil
@@ -44,6 +46,10 @@ from serving import question_answering
 from serving import signatures as signature_defs
 from serving import text_classification
 from serving import token_classification
+from tasks import flag_checks
+
+# Longest raw text (bytes) each input row may hold; see docs/serving.md.
+DEFAULT_MAX_TEXT_BYTES = text_classification.DEFAULT_MAX_TEXT_BYTES
 
 # Task family (kept with the fine-tuned model) -> its serving module.
 SERVING_MODULES = {
@@ -95,8 +101,10 @@ def _predict_request(model_name, signature_name, inputs):
     return request
 
 
-def serving_module(model_dir, task_name=None):
-    """The serving tf.Module of a fine-tuned bert_tf model directory."""
+def serving_module(model_dir, task_name=None,
+                   max_text_bytes=DEFAULT_MAX_TEXT_BYTES):
+    """The serving tf.Module of a fine-tuned bert_tf model directory; its
+    raw-text signatures refuse texts over `max_text_bytes` bytes."""
     task = checkpoints.read_model_description(model_dir).get("task")
     if not task:
         raise ExportError(f"{model_dir}: not a fine-tuned model (no task in "
@@ -111,7 +119,8 @@ def serving_module(model_dir, task_name=None):
                           f"{task.get('family')!r}")
     tokenizer = tokenization.BertTokenizer(
         os.path.join(model_dir, "vocab.txt"), task["lower_case"])
-    return module_class(checkpoints.load_model(model_dir), tokenizer, task)
+    return module_class(checkpoints.load_model(model_dir), tokenizer, task,
+                        max_text_bytes=max_text_bytes)
 
 
 def _publish(module, export_dir, serving_version):
@@ -143,11 +152,22 @@ def _publish(module, export_dir, serving_version):
 
 
 def export(model_dir, export_dir, task_name=None,
-           serving_version=op_audit.DEFAULT_SERVING_VERSION):
+           serving_version=op_audit.DEFAULT_SERVING_VERSION,
+           max_text_bytes=DEFAULT_MAX_TEXT_BYTES):
     """Writes the next version of a fine-tuned model's export under
-    `export_dir`; returns the version directory."""
-    return _publish(serving_module(model_dir, task_name), export_dir,
-                    serving_version)
+    `export_dir`; returns the version directory. Its raw-text signatures
+    answer INVALID_ARGUMENT for a text of more than `max_text_bytes`."""
+    _check_max_text_bytes(max_text_bytes)
+    module = serving_module(model_dir, task_name, max_text_bytes)
+    logging.info("Texts of up to %d bytes per input and row "
+                 "(--max_text_bytes)", max_text_bytes)
+    return _publish(module, export_dir, serving_version)
+
+
+def _check_max_text_bytes(value):
+    if not isinstance(value, int) or value < 1:
+        raise ExportError(f"max_text_bytes must be a positive number of "
+                          f"bytes, not {value!r}")
 
 
 def export_encoder(checkpoint, export_dir, seq_length=128, lower_case=None,
@@ -190,15 +210,30 @@ flags.DEFINE_integer("seq_length", 128, "--task=encoder: the length the "
 flags.DEFINE_string("export_dir", None, "BASE/NAME: versions go in here, "
                     "BASE/models.config lists every model under BASE.")
 flags.DEFINE_string("serving_version", op_audit.DEFAULT_SERVING_VERSION,
-                    "Oldest TF Serving release the export must load in.")
+                    "Oldest TF Serving release the export must load in "
+                    "(2.0 or later, e.g. 2.12).")
+flag_checks.non_empty(FLAGS, "task")
+flag_checks.existing_checkpoint(FLAGS, "model_dir")
+flag_checks.output_dir(FLAGS, "export_dir")
+flag_checks.at_least(FLAGS, 3, "seq_length", why="[CLS], a piece and [SEP]")
+flags.register_validator(
+    "serving_version",
+    lambda v: re.fullmatch(r"[1-9]\d*\.\d+", v or "") is not None
+    and tuple(map(int, v.split("."))) >= (2, 0),
+    "expected a TF Serving release, 2.0 or later (e.g. 2.12)")
+flags.DEFINE_integer("max_text_bytes", DEFAULT_MAX_TEXT_BYTES,
+                     "Longest raw text (UTF-8 bytes) each input of a "
+                     "request row may hold; longer ones are answered "
+                     "INVALID_ARGUMENT. A request's memory grows linearly "
+                     "with its text: see docs/serving.md for the cost per "
+                     "byte.")
+flags.register_validator(
+    "max_text_bytes", lambda value: value is not None and value >= 1,
+    message="--max_text_bytes must be a positive number of bytes")
 
 
 def main(argv):
-    del argv
-    if not FLAGS.model_dir or not FLAGS.export_dir:
-        print("error: --model_dir and --export_dir are required",
-              file=sys.stderr)
-        return 2
+    del argv  # the flags were checked as they were parsed
     try:
         if FLAGS.task == "encoder":
             paths = export_encoder(FLAGS.model_dir, FLAGS.export_dir,
@@ -206,7 +241,8 @@ def main(argv):
                                    serving_version=FLAGS.serving_version)
         else:
             paths = [export(FLAGS.model_dir, FLAGS.export_dir, FLAGS.task,
-                            FLAGS.serving_version)]
+                            FLAGS.serving_version,
+                            max_text_bytes=FLAGS.max_text_bytes)]
     except (ExportError, op_audit.UnservableOpError,
             checkpoints.CheckpointError, configs.ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -221,4 +257,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    # Required here only: test modules import this one and parse FLAGS.
+    flags.mark_flags_as_required(["model_dir", "export_dir"])
+    app.run(main, flags_parser=flag_checks.parse_flags)

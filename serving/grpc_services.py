@@ -4,7 +4,9 @@ PredictionService: Predict, Classify, Regress, GetModelMetadata
 (MultiInference answers UNIMPLEMENTED). ModelService: GetModelStatus,
 HandleReloadConfigRequest. A failed request aborts with its ServingError's
 code and message; anything unexpected is logged and answered INTERNAL, and
-the server keeps serving either way.
+the server keeps serving either way. Predict, Classify and Regress wait
+for one of the registry's run slots (--max_concurrent_runs) no longer than
+their deadline, and are not run if their client has gone meanwhile.
 """
 
 import grpc
@@ -16,14 +18,20 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from serving import errors
 
 
-def _answer(context, method, function, request):
+def _answer(context, method, function, request, registry=None):
+    """Runs `function(request)`; with `registry`, in one of its run slots,
+    waited for no longer than the client's deadline."""
     try:
-        return function(request)
+        if registry is None:
+            return function(request)
+        with registry.run_slot(context.time_remaining(), context.is_active):
+            return function(request)
     except errors.ServingError as e:
         code, message = e.code, e.message
     except Exception as e:  # noqa: BLE001 - answer, keep serving.
         logging.exception("gRPC %s failed", method)
-        code, message = grpc.StatusCode.INTERNAL, f"dev server error: {e}"
+        code, message = grpc.StatusCode.INTERNAL, errors.clip(
+            f"dev server error: {e}", errors.MAX_MESSAGE_CHARS)
     context.abort(code, message)
 
 
@@ -34,13 +42,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._registry = registry
 
     def Predict(self, request, context):
-        return _answer(context, "Predict", self._registry.predict, request)
+        return _answer(context, "Predict", self._registry.predict, request,
+                       self._registry)
 
     def Classify(self, request, context):
-        return _answer(context, "Classify", self._registry.classify, request)
+        return _answer(context, "Classify", self._registry.classify, request,
+                       self._registry)
 
     def Regress(self, request, context):
-        return _answer(context, "Regress", self._registry.regress, request)
+        return _answer(context, "Regress", self._registry.regress, request,
+                       self._registry)
 
     def GetModelMetadata(self, request, context):
         return _answer(context, "GetModelMetadata", self._registry.metadata,

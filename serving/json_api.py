@@ -25,6 +25,7 @@ from tensorflow.core.example import feature_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from serving import errors
+from serving import limits
 from serving import tensors
 
 _INT_RANGES = {
@@ -44,16 +45,27 @@ _FLOAT_MAX = {tf.float32: float(np.finfo(np.float32).max),
 # ------------------------------------------------------------- requests
 
 def parse_body(body: bytes) -> dict:
-    """The request's JSON object (NaN and Infinity allowed, as in TF)."""
+    """The request's JSON object (NaN and Infinity allowed, as in TF).
+
+    Raises:
+        errors.ServingError: INVALID_ARGUMENT for anything but a JSON
+            object of valid UTF-8 text (lone surrogates such as "\\ud800"
+            included) nested at most MAX_JSON_DEPTH deep.
+    """
     if not body:
         raise errors.invalid_argument("JSON Parse error: The document is empty")
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise errors.invalid_argument(f"JSON Parse error: {e}") from None
+    except RecursionError:
+        raise errors.invalid_argument(
+            f"JSON Parse error: nested deeper than {limits.MAX_JSON_DEPTH} "
+            f"levels") from None
     if not isinstance(doc, dict):
         raise errors.invalid_argument(f"JSON Value: {_short(doc)} Is not "
                                       f"object")
+    limits.check_json_document(doc, body)
     return doc
 
 
@@ -394,7 +406,9 @@ def metadata_json(response) -> dict:
 
 
 def dumps(value) -> bytes:
-    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8")
+    # "replace": an error quoting a lone surrogate still encodes.
+    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode(
+        "utf-8", "replace")
 
 
 def _float32(value):
@@ -410,6 +424,6 @@ def _json_type(value):
         type(value), "Number")
 
 
-def _short(value, limit=200):
-    text = json.dumps(value, allow_nan=True, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + "..."
+def _short(value, limit=errors.MAX_ECHO_CHARS):
+    return errors.clip(json.dumps(value, allow_nan=True, ensure_ascii=False),
+                       limit)

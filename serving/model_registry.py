@@ -31,6 +31,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from serving import errors
 from serving import servable as servable_lib
 from serving import signatures
+from serving import limits
 
 State = get_model_status_pb2.ModelVersionStatus.State
 
@@ -120,11 +121,16 @@ class ModelRegistry:
     Args:
         config: ModelServerConfig.
         options: LoadOptions.
+        request_limits: limits.RequestLimits. Checked before a request is
+            parsed or run.
     """
 
-    def __init__(self, config, options=LoadOptions()):
+    def __init__(self, config, options=LoadOptions(),
+                 request_limits=limits.RequestLimits()):
         check_config(config)
         self.options = options
+        self.limits = request_limits
+        self._run_slots = limits.RunSlots(request_limits.max_concurrent_runs)
         self._lock = threading.Lock()  # Guards _configs and _versions.
         self._poll_lock = threading.Lock()  # One poll at a time.
         self._configs = {m.name: m for m in config.model_config_list.config}
@@ -136,13 +142,27 @@ class ModelRegistry:
 
     def predict(self, request):
         """PredictRequest -> PredictResponse on the version it asks for."""
+        limits.check_batch_size(request.inputs, self.limits.max_batch_size)
         return self._servable_for(request).predict(request)
 
     def classify(self, request):
+        self._check_examples(request)
         return self._servable_for(request).classify(request)
 
     def regress(self, request):
+        self._check_examples(request)
         return self._servable_for(request).regress(request)
+
+    def run_slot(self, timeout=None, is_active=None):
+        """A context holding one of the model run slots (see
+        limits.RunSlots.hold)."""
+        return self._run_slots.hold(timeout, is_active)
+
+    def _check_examples(self, request):
+        kind = request.input.WhichOneof("kind")
+        if kind is not None:
+            count = len(getattr(request.input, kind).examples)
+            limits.check_example_count(count, self.limits.max_batch_size)
 
     def metadata(self, request
                  ) -> get_model_metadata_pb2.GetModelMetadataResponse:

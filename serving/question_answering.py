@@ -25,7 +25,10 @@ context, start <= end, at most max_answer_length pieces, the start piece in
 the window where it has the most context); the best start + end logit sum
 over all windows wins, ties going to the earlier window. Offsets count
 code points of the context once bytes that are not UTF-8 are dropped (for
-valid UTF-8 input, the context itself).
+valid UTF-8 input, the context itself). A question or context of more than
+the export's max_text_bytes is answered INVALID_ARGUMENT; below it, memory
+grows linearly with the context (the model runs on slices of windows: see
+serving/text_classification.py).
 
 `tokenized`: `input_word_ids`, `input_mask`, `input_type_ids` int32 [B, L]
 (one packed window each) -> `start_logits`, `end_logits` float [B, L], for
@@ -59,13 +62,20 @@ class QuestionAnsweringServing(tf.Module):
         task: the task description kept with the model (max_seq_length,
             max_query_length, doc_stride, max_answer_length, n_best_size,
             version_2_with_negative, null_score_diff_threshold).
+        max_text_bytes: int. Longest question or context accepted
+            (`text_classification.checked_texts`).
     """
 
-    def __init__(self, model, tokenizer, task):
+    def __init__(self, model, tokenizer, task,
+                 max_text_bytes=text_classification.DEFAULT_MAX_TEXT_BYTES):
         super().__init__(name="question_answering_serving")
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
+        self.limit = int(max_text_bytes)
+        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
+                                          trainable=False,
+                                          name="max_text_bytes")
         self.max_seq_length = int(task["max_seq_length"])
         self.max_query_length = int(task["max_query_length"])
         self.doc_stride = int(task["doc_stride"])
@@ -97,12 +107,15 @@ class QuestionAnsweringServing(tf.Module):
             [tf.gather(query, example),
              tf.gather(ids.flat_values, positions)],
             tokenizer.cls_id, tokenizer.sep_id)
+        dense = text_classification.at_least_one_column
         return {
             "inputs": {
-                "input_word_ids": tf.cast(packed.to_tensor(tokenizer.pad_id),
-                                          tf.int32),
-                "input_mask": tf.ones_like(packed, tf.int32).to_tensor(0),
-                "input_type_ids": tf.cast(types.to_tensor(0), tf.int32)},
+                "input_word_ids": dense(tf.cast(
+                    packed.to_tensor(tokenizer.pad_id), tf.int32)),
+                "input_mask": dense(
+                    tf.ones_like(packed, tf.int32).to_tensor(0)),
+                "input_type_ids": dense(
+                    tf.cast(types.to_tensor(0), tf.int32))},
             "example": example, "positions": positions,
             "first_piece": first,
             "context_offset": tf.gather(query.row_lengths(), example) + 2,
@@ -230,14 +243,16 @@ class QuestionAnsweringServing(tf.Module):
         return tf.minimum(next_stop, row_limit) - row_start
 
     def _from_text(self, question, context):
+        checked = text_classification.checked_texts(
+            {"question": question, "context": context}, self.limit)
+        question, context = checked["question"], checked["context"]
         windows = self._windows(question, context)
-        outputs = self.model(windows["inputs"], training=False)
-        return self._answers(context, windows, outputs)
+        return self._answers(context, windows, self._logits(
+            windows["inputs"]))
 
     def _logits(self, inputs):
-        outputs = self.model(inputs, training=False)
-        return {name: tf.cast(outputs[name], tf.float32)
-                for name in ("start_logits", "end_logits")}
+        return text_classification.call_in_chunks(
+            self.model, inputs, ["start_logits", "end_logits"])
 
     def signatures(self):
         self.serve_text = tf.function(self._from_text,

@@ -8,12 +8,11 @@
 Errors answer with TF Serving's HTTP status for the gRPC code (400 for
 INVALID_ARGUMENT and FAILED_PRECONDITION, 404 NOT_FOUND, ...) and the body
 {"error": "..."}. `handle` is the whole API as a function of (method, path,
-body); `RestServer` serves it over HTTP/1.1, one thread per connection.
+body); `RestServer` serves it over HTTP/1.1 on a bounded worker pool
+(serving/http_server.py: backlog, timeouts, body size limit).
 """
 
-import http.server
 import re
-import socket
 import threading
 import urllib.parse
 
@@ -26,7 +25,9 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
 
 from serving import errors
+from serving import http_server
 from serving import json_api
+from serving import limits
 
 # tensorflow_model_server's path patterns (model_servers/http_rest_api_util).
 _VERSION = r"(?:/versions/(\d+)|/labels/([^/:]+))?"
@@ -36,12 +37,14 @@ _GET_PATH = re.compile(rf"/v1/models(?:/([^/:]+))?{_VERSION}(?:/(metadata))?",
                        re.I)
 
 
-def handle(registry, method: str, path: str, body: bytes
+def handle(registry, method: str, path: str, body: bytes, is_active=None
            ) -> tuple[int, dict]:
-    """Answers one REST request: (HTTP status, JSON object)."""
+    """Answers one REST request: (HTTP status, JSON object). A POST waits
+    for a model run slot, and is dropped if `is_active()` (the client
+    still connected) is false by then."""
     path = urllib.parse.urlsplit(path).path
     if not path.lower().startswith("/v1/"):
-        return 404, {"error": f"Not found: {method} {path}"}
+        return 404, {"error": f"Not found: {method} {errors.clip(path)}"}
     try:
         match = _POST_PATH.fullmatch(path) if method == "POST" else (
             _GET_PATH.fullmatch(path) if method == "GET" else None)
@@ -53,7 +56,8 @@ def handle(registry, method: str, path: str, body: bytes
             raise errors.invalid_argument("Missing model name in request.")
         spec = _model_spec(name, version, label)
         if method == "POST":
-            return 200, _post(registry, verb.lower(), spec, body)
+            with registry.run_slot(None, is_active):
+                return 200, _post(registry, verb.lower(), spec, body)
         if verb:  # GET .../metadata
             request = get_model_metadata_pb2.GetModelMetadataRequest(
                 model_spec=spec, metadata_field=["signature_def"])
@@ -64,7 +68,8 @@ def handle(registry, method: str, path: str, body: bytes
         return e.http_status, {"error": e.message}
     except Exception as e:  # noqa: BLE001 - answer, keep serving.
         logging.exception("REST %s %s failed", method, path)
-        return 500, {"error": f"dev server internal error: {e}"}
+        return 500, {"error": f"dev server internal error: "
+                              f"{errors.clip(e, errors.MAX_MESSAGE_CHARS)}"}
 
 
 def _model_spec(name, version, label):
@@ -81,6 +86,7 @@ def _model_spec(name, version, label):
 
 def _post(registry, verb, spec, body):
     doc = json_api.parse_body(body)
+    limits.check_json_batch(doc, registry.limits.max_batch_size)
     signature = json_api.signature_name(doc)
     if verb == "predict":
         request = predict_pb2.PredictRequest(model_spec=spec)
@@ -101,57 +107,20 @@ def _post(registry, verb, spec, body):
     return json_api.regression_json(registry.regress(request).result)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(http_server.Handler):
     server_version = "serving.dev_server"
 
     def _respond(self):
         try:
-            body = self._read_body()
-        except ValueError as e:
-            status, payload = 400, {"error": f"Malformed request body: {e}"}
-            self.close_connection = True
+            body = self.read_body()
+        except http_server.BodyError as e:
+            status, payload = e.status, {"error": e.message}
         else:
             status, payload = handle(self.server.registry, self.command,
-                                     self.path, body)
-        data = json_api.dumps(payload)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+                                     self.path, body, self.client_connected)
+        self.send_json(status, json_api.dumps(payload))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _respond
-
-    def _read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # Trailers.
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError(f"Content-Length {length}")
-        return self.rfile.read(length) if length else b""
-
-    def log_message(self, format, *args):  # noqa: A002 - the base's name.
-        logging.vlog(1, "REST %s: " + format, self.address_string(), *args)
-
-
-class _HttpServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, registry):
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.registry = registry
-        super().__init__(address, _Handler)
 
 
 class RestServer:
@@ -161,11 +130,22 @@ class RestServer:
         registry: model_registry.ModelRegistry.
         host: str. Address to bind.
         port: int. Port (0: any free one; see `port` after `start`).
+        num_threads: int. --rest_api_num_threads: requests served at once.
+        timeout_seconds: float. --rest_api_timeout_in_ms / 1000: the time
+            a client has to send a request (and each socket operation).
+        max_body_bytes: int. --max_request_bytes: largest request body.
+        backlog: int. Listen backlog, and connections that may wait for a
+            worker.
     """
 
-    def __init__(self, registry, host, port):
+    def __init__(self, registry, host, port, *, num_threads=16,
+                 timeout_seconds=30.0, max_body_bytes=64 << 20,
+                 backlog=1024):
         self._registry = registry
         self._address = (host, port)
+        self._options = dict(num_threads=num_threads,
+                             timeout_seconds=timeout_seconds,
+                             max_body_bytes=max_body_bytes, backlog=backlog)
         self._server = None
         self._thread = None
 
@@ -174,7 +154,9 @@ class RestServer:
         return self._server.server_address[1]
 
     def start(self) -> "RestServer":
-        self._server = _HttpServer(self._address, self._registry)
+        self._server = http_server.PooledHttpServer(
+            self._address, _Handler, **self._options)
+        self._server.registry = self._registry
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="rest-api", daemon=True)
         self._thread.start()

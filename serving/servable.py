@@ -294,7 +294,8 @@ class Servable:
             results = function(**feeds)
         except tf.errors.OpError as e:
             raise errors.ServingError(errors.code_from_number(e.error_code),
-                                      e.message) from None
+                                      errors.op_error_message(e.message)
+                                      ) from None
         except (TypeError, ValueError) as e:
             raise errors.invalid_argument(str(e)) from None
         return {k: (results[k].numpy(), results[k].dtype) for k in output_keys}

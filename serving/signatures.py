@@ -16,7 +16,6 @@ them fixes the method after saving:
 """
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
@@ -26,6 +25,8 @@ from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.apis import regression_pb2
+
+from bert_tf import file_io
 
 PREDICT_METHOD_NAME = "tensorflow/serving/predict"
 CLASSIFY_METHOD_NAME = "tensorflow/serving/classify"
@@ -100,23 +101,12 @@ def set_signature_method(export_dir: str, signature: str, method: str,
         raise ValueError(f"{os.path.join(export_dir, _PB)}: no signature "
                          f"{signature!r}; signatures: {names}")
     graph.signature_def[signature].method_name = method
-    _write_atomically(os.path.join(export_dir, _PB),
-                      saved_model.SerializeToString())
+    # With the umask's mode, as TF wrote every other file of the export.
+    file_io.atomic_write(os.path.join(export_dir, _PB),
+                         saved_model.SerializeToString())
     stale = os.path.join(export_dir, _PBTXT)
     if os.path.exists(stale):
         os.remove(stale)
-
-
-def _write_atomically(path, data):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def prediction_log(request) -> prediction_log_pb2.PredictionLog:

@@ -17,9 +17,11 @@ from tensorflow.core.framework import types_pb2
 from serving import errors
 
 # Guards for the dev server's memory, not TF Serving limits: a request
-# declaring a larger tensor than this is refused before it is allocated.
-MAX_ELEMENTS = 1 << 27
-MAX_STRING_ELEMENTS = 1 << 22
+# declaring a larger tensor than this is refused before it is allocated
+# (16M numbers are 64 MB as int32; a string costs ~100 bytes of numpy and
+# Python object before the model even runs).
+MAX_ELEMENTS = 1 << 24
+MAX_STRING_ELEMENTS = 1 << 16
 
 # dtype -> the TensorProto field holding its values.
 _FIELDS = {

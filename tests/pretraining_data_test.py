@@ -2,10 +2,14 @@
 
 import functools
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
 
+from bert_tf import configs
 from bert_tf import data
 from bert_tf import tokenization
 from bert_tf.data import pretraining
@@ -38,6 +42,26 @@ def write_corpus(path, seed=0):
                 f.write(" ".join(rng.choice(words, rng.integers(6, 14)))
                         + " .\n")
             f.write("\n")
+    return path
+
+
+def write_google_records(path, seq_length, predictions, count=2):
+    """`count` google-format pre-training records of the given lengths."""
+
+    def ints(n):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[1] * n))
+
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "input_ids": ints(seq_length), "input_mask": ints(seq_length),
+        "segment_ids": ints(seq_length),
+        "masked_lm_positions": ints(predictions),
+        "masked_lm_ids": ints(predictions),
+        "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(
+            value=[1.0] * predictions)),
+        "next_sentence_labels": ints(1)}))
+    with tf.io.TFRecordWriter(path) as writer:
+        for _ in range(count):
+            writer.write(example.SerializeToString())
     return path
 
 
@@ -265,6 +289,83 @@ class PretrainingDataTest(tf.test.TestCase):
         with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
                                     "holds a single document"):
             next(iter(dataset))
+
+
+class GoogleTfrecordInputTest(tf.test.TestCase):
+    """TFRecord input is checked against the flags before training."""
+
+    def test_tfrecords_of_other_lengths_name_file_feature_and_setting(self):
+        directory = self.create_tempdir().full_path
+        good = write_google_records(os.path.join(directory, "a.tfrecord"),
+                                    64, 10)
+        bad = write_google_records(os.path.join(directory, "b.tfrecord"),
+                                   64, 20)
+        config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+        batch = next(pretraining.google_tfrecord_dataset(
+            [good], config, batch_size=2).as_numpy_iterator())
+        self.assertEqual(batch["masked_lm_weights"].shape, (2, 10))
+        with self.assertRaisesRegex(
+                pretraining.PretrainingDataError,
+                f"^{re.escape(bad)}: feature masked_lm_positions has 20 "
+                "values; --max_predictions_per_seq=10 expects 10 \\(this "
+                "file was written with --max_predictions_per_seq=20\\)$"):
+            pretraining.google_tfrecord_dataset([good, bad], config,
+                                                batch_size=2)
+        longer = pretraining.PretrainingDataConfig(
+            max_seq_length=128, max_predictions_per_seq=20)
+        with self.assertRaisesRegex(
+                pretraining.PretrainingDataError,
+                f"^{re.escape(good)}: feature input_ids has 64 values; "
+                "--max_seq_length=128 expects 128 \\(this file was written "
+                "with --max_seq_length=64\\); feature masked_lm_positions "
+                "has 10 values; --max_predictions_per_seq=20"):
+            pretraining.google_tfrecord_dataset([good], longer, batch_size=2)
+
+    def test_tfrecord_input_that_is_not_pretraining_records_is_named(self):
+        config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+        text = self.create_tempfile(content="just text .\n" * 20).full_path
+        empty = self.create_tempfile(content="").full_path
+        other = os.path.join(self.create_tempdir().full_path, "o.tfrecord")
+        with tf.io.TFRecordWriter(other) as writer:
+            writer.write(tf.train.Example().SerializeToString())
+        for path, message in (
+                (text, "not a TFRecord file"), (empty, "holds no records"),
+                (other, "no feature input_ids; no feature input_mask")):
+            with self.assertRaisesRegex(pretraining.PretrainingDataError,
+                                        f"^{re.escape(path)}: {message}"):
+                pretraining.google_tfrecord_dataset([path], config, 2)
+
+    def test_pretrain_cli_reports_tfrecord_length_mismatch_in_one_line(self):
+        directory = self.create_tempdir().full_path
+        records = write_google_records(
+            os.path.join(directory, "train.tfrecord"), 32, 20)
+        config_file = os.path.join(directory, "bert_config.json")
+        configs.BertConfig(
+            vocab_size=len(tokenizer().vocab), hidden_size=16,
+            num_hidden_layers=1, num_attention_heads=2,
+            intermediate_size=16, max_position_embeddings=32
+        ).to_json_file(config_file)
+        result = subprocess.run(
+            [sys.executable, "-m", "tasks.pretrain",
+             f"--input_file={records}", "--input_format=tfrecord",
+             f"--output_dir={os.path.join(directory, 'out')}",
+             f"--vocab_file={tokenizer().vocab_file}",
+             f"--bert_config_file={config_file}", "--max_seq_length=32",
+             "--max_predictions_per_seq=5", "--num_train_steps=1",
+             "--num_warmup_steps=0"],
+            capture_output=True, text=True, timeout=300,
+            cwd=testing.REPO_ROOT,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+        self.assertNotIn("Traceback", result.stderr)
+        errors = [line for line in result.stderr.splitlines()
+                  if line.startswith("error:")]
+        self.assertEqual(errors, [
+            f"error: {records}: feature masked_lm_positions has 20 values; "
+            "--max_predictions_per_seq=5 expects 5 (this file was written "
+            "with --max_predictions_per_seq=20)"])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""benchmarks/serving_soak.py, bounded: 16 clients on two models while a
-new version of one is exported and swapped in; no request may fail."""
+"""benchmarks/serving_soak.py, bounded: 16 gRPC clients on two models while
+a new version of one is exported and swapped in, beside 200 concurrent REST
+clients and a loop of oversize and amplified requests; no valid request may
+fail, no REST connection be reset, every abusive request be refused."""
 
 import pytest
 import tensorflow as tf
@@ -13,9 +15,15 @@ class ServingSoakTest(tf.test.TestCase):
 
     def test_version_swap_under_load_fails_no_request(self):
         options = serving_soak.Options(model="tiny", clients=16,
-                                       duration=16.0)
+                                       duration=16.0, rest_clients=200,
+                                       rest_pause=5.0)
         measured = serving_soak.run(options)
         self.assertEqual(measured["failures"], [])
+        self.assertEqual(measured["resets"], 0)
+        self.assertGreaterEqual(len(measured["latencies"]["sst2 REST"]), 200)
+        for kind, (refused, other) in measured["abuse"].items():
+            self.assertGreater(refused, 0, kind)
+            self.assertEqual(other, 0, kind)
         for model, latencies in measured["latencies"].items():
             self.assertGreater(len(latencies), 50, model)
         started, serving = measured["swap"]
@@ -23,7 +31,10 @@ class ServingSoakTest(tf.test.TestCase):
         self.assertLess(serving, measured["elapsed"])
         self.assertEqual(measured["final_status"][0],
                          client.VersionStatus(2, "AVAILABLE"))
-        self.assertIn("failed: 0.", serving_soak.table(options, measured))
+        text = serving_soak.table(options, measured)
+        self.assertIn("failed: 0.", text)
+        self.assertIn("REST connections reset: 0.", text)
+        self.assertIn("Not refused as expected: 0.", text)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from tests import serving_testing as st
 
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
+# The exports' --max_text_bytes here (the requests below are shorter).
+MAX_TEXT_BYTES = 4096
 
 # name -> (model class, task description, model arguments)
 TASKS = {
@@ -88,7 +90,8 @@ class TaskServingTest(tf.test.TestCase):
             cls.model_dirs[name], _ = st.tiny_task_model(
                 os.path.join(cls.root, name), model_class,
                 {"name": name, **task}, **arguments)
-            export.export(cls.model_dirs[name], os.path.join(cls.base, name))
+            export.export(cls.model_dirs[name], os.path.join(cls.base, name),
+                          max_text_bytes=MAX_TEXT_BYTES)
         cls.server = dev_server.DevServer(
             os.path.join(cls.base, "models.config"),
             file_system_poll_wait_seconds=0.1).start()
@@ -221,6 +224,94 @@ class TaskServingTest(tf.test.TestCase):
             self.assertEqual(raised.exception.code, code)
         self.test_every_task_answers_predict_over_grpc_and_rest()
 
+    def test_text_over_max_text_bytes_is_invalid_argument_naming_limit(self):
+        # The second row's biggest field is one byte over the limit.
+        fields = {"sst2": "text_a", "mrpc": "text_b", "stsb": "text_a",
+                  "swag": "ending2", "squad": "context",
+                  "conll2003": "text"}
+        for name, field in fields.items():
+            inputs = {k: list(v) for k, v in REQUESTS[name].items()}
+            inputs[field][1] = "é" * (MAX_TEXT_BYTES // 2) + "x"
+            for api, request in ((self.grpc, _strings(inputs)),
+                                 (self.rest, inputs)):
+                with self.subTest(task=name, rest=api is self.rest):
+                    with self.assertRaises(client.ServingClientError) as e:
+                        api.predict(name, request)
+                    self.assertEqual(e.exception.code, INVALID_ARGUMENT)
+                    self.assertIn(
+                        f"{field}[1] is {MAX_TEXT_BYTES + 1} bytes; this "
+                        f"export accepts at most {MAX_TEXT_BYTES} per text "
+                        "(serving.export --max_text_bytes)",
+                        e.exception.message)
+                    # TF Serving's text, not the Python trace of the graph.
+                    self.assertNotIn("Graph execution error",
+                                     e.exception.message)
+                    self.assertNotIn("{{node", e.exception.message)
+        self.assertEqual(self.loaded["squad"].max_text_bytes.numpy(),
+                         MAX_TEXT_BYTES)
+        inputs = {k: v[:1] for k, v in REQUESTS["squad"].items()}
+        inputs["context"][0] = "a " * (MAX_TEXT_BYTES // 2)  # at the limit
+        self.assertSameOutputs(self.grpc.predict("squad", _strings(inputs)),
+                               self.expected("squad", inputs=inputs))
+
+    def test_batch_padded_over_max_text_bytes_is_invalid_argument(self):
+        # Rows are padded to the longest: one text at the limit beside
+        # shorter ones costs rows x the limit, and is refused as such.
+        inputs = {k: list(v) for k, v in REQUESTS["squad"].items()}
+        rows = len(inputs["context"])
+        self.assertGreater(rows, 1)
+        inputs["context"][0] = "a " * (MAX_TEXT_BYTES // 2)
+        for api, request in ((self.grpc, _strings(inputs)),
+                             (self.rest, inputs)):
+            with self.subTest(rest=api is self.rest):
+                with self.assertRaises(client.ServingClientError) as e:
+                    api.predict("squad", request)
+                self.assertEqual(e.exception.code, INVALID_ARGUMENT)
+                self.assertIn(
+                    f"context: {rows} texts padded to the longest "
+                    f"({MAX_TEXT_BYTES} bytes) make {rows * MAX_TEXT_BYTES} "
+                    f"bytes; this export accepts at most {MAX_TEXT_BYTES} "
+                    "per request", e.exception.message)
+
+    def test_empty_batch_gives_empty_outputs_in_every_family(self):
+        for name, inputs in REQUESTS.items():
+            with self.subTest(task=name):
+                full = self.expected(name)
+                empty = self.expected(name, inputs={
+                    k: tf.constant([], tf.string) for k in inputs})
+                self.assertEqual(sorted(empty), sorted(full))
+                for key, value in full.items():
+                    self.assertEqual(empty[key].dtype, value.dtype, key)
+                    self.assertEqual(empty[key].shape[0], 0, key)
+                    self.assertEqual(empty[key].ndim, value.ndim, key)
+                    if name != "conll2003":  # padded to the longest row
+                        self.assertEqual(empty[key].shape[1:],
+                                         value.shape[1:], key)
+                got = self.grpc.predict(name, {
+                    k: tf.make_tensor_proto([], tf.string) for k in inputs})
+                self.assertEqual(sorted(got), sorted(full))
+
+    def test_tokenized_inputs_of_different_shapes_are_invalid_argument(self):
+        ids = np.ones([2, 5], np.int32)
+        for name, mask in (("sst2", np.ones([1, 5], np.int32)),
+                           ("squad", np.ones([2, 1], np.int32)),
+                           ("conll2003", np.ones([2, 6], np.int32)),
+                           ("swag", None)):
+            if name == "swag":
+                ids, mask = (np.ones([2, 4, 5], np.int32),
+                             np.ones([1, 4, 5], np.int32))
+            inputs = {"input_word_ids": ids, "input_mask": mask,
+                      "input_type_ids": np.zeros_like(ids)}
+            with self.subTest(task=name):
+                with self.assertRaises(client.ServingClientError) as e:
+                    self.grpc.predict(name, inputs,
+                                      signature_name="tokenized")
+                self.assertEqual(e.exception.code, INVALID_ARGUMENT)
+                shape = " ".join(str(d) for d in mask.shape)
+                self.assertIn("the tokenized inputs must have equal shapes",
+                              e.exception.message)
+                self.assertIn(f"input_mask [{shape}]", e.exception.message)
+
     def test_new_version_of_a_real_export_swaps_in_without_failures(self):
         stop, failures, versions = threading.Event(), [], []
         lock = threading.Lock()
@@ -245,7 +336,8 @@ class TaskServingTest(tf.test.TestCase):
             thread.start()
         try:
             export.export(self.model_dirs["squad"],
-                          os.path.join(self.base, "squad"))
+                          os.path.join(self.base, "squad"),
+                          max_text_bytes=MAX_TEXT_BYTES)
             deadline = time.monotonic() + 60
             while self.grpc.status("squad")[0] != client.VersionStatus(
                     2, "AVAILABLE"):

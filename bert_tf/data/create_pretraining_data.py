@@ -31,23 +31,58 @@ from bert_tf.data import pretraining
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    flags.DEFINE_list("input_file", None, "Input text files (globs).")
+def define_flags(flag_values=FLAGS):
+    """Defines the flags and their checks on `flag_values`."""
+    from tasks import flag_checks  # the command lines' shared checks
+
+    fv = {"flag_values": flag_values}
+    flags.DEFINE_list("input_file", None, "Input text files (globs).", **fv)
     flags.DEFINE_list("output_file", None, "Output TFRecord files; examples "
-                      "go round-robin.")
-    flags.DEFINE_string("vocab_file", None, "vocab.txt.")
-    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input.")
-    flags.DEFINE_bool("do_whole_word_mask", False, "Mask whole words.")
-    flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+                      "go round-robin.", **fv)
+    flags.DEFINE_string("vocab_file", None, "vocab.txt.", **fv)
+    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input.", **fv)
+    flags.DEFINE_bool("do_whole_word_mask", False, "Mask whole words.", **fv)
+    flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.",
+                         **fv)
     flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked LM "
-                         "predictions per sequence.")
-    flags.DEFINE_integer("random_seed", 12345, "Random seed.")
+                         "predictions per sequence.", **fv)
+    flags.DEFINE_integer("random_seed", 12345, "Random seed.", **fv)
     flags.DEFINE_integer("dupe_factor", 10, "Passes over the input, each "
-                         "with different masks.")
-    flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+                         "with different masks.", **fv)
+    flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.",
+                       **fv)
     flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter "
-                       "sequence.")
-    flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
+                       "sequence.", **fv)
+    flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"],
+                                 **fv)
+    flag_checks.input_files(flag_values, "input_file")
+    flag_checks.output_file(flag_values, "output_file")
+    flag_checks.existing_file(flag_values, "vocab_file")
+    flag_checks.at_least(flag_values, 5, "max_seq_length",
+                         why="[CLS] A [SEP] B [SEP]")
+    flag_checks.positive(flag_values, "max_predictions_per_seq",
+                         "dupe_factor", "masked_lm_prob")
+    flag_checks.in_range(flag_values, 0, 1, "masked_lm_prob",
+                         "short_seq_prob")
+    flag_checks.seed(flag_values, "random_seed")
+    flag_checks.check(
+        flag_values, ["max_seq_length", "max_predictions_per_seq",
+                      "masked_lm_prob"], _data_config_problem)
+
+
+def _data_config_problem(values):
+    """What `PretrainingDataConfig` refuses (e.g. too few predictions)."""
+    if values["max_predictions_per_seq"] > values["max_seq_length"]:
+        return (f"--max_predictions_per_seq="
+                f"{values['max_predictions_per_seq']} exceeds "
+                f"--max_seq_length={values['max_seq_length']}")
+    try:
+        pretraining.PretrainingDataConfig(**values)
+    except pretraining.PretrainingDataError as e:
+        shown = ", ".join(f"--{name}={value}" for name, value in
+                          sorted(values.items()))
+        return f"{shown}: {e}"
+    return None
 
 
 def _example(features, row):
@@ -120,5 +155,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from tasks import flag_checks
+
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -28,10 +28,11 @@ a few); every other task rejects an empty text.
 import dataclasses
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 
 from absl import logging
+
+from bert_tf import file_io
 
 _BOM = b"\xef\xbb\xbf"
 _LOGGED_SKIPS = 5  # QQP: skipped rows named in the warning.
@@ -420,16 +421,6 @@ def write_submission(path: str, task: GlueTask, examples: Sequence[Example],
 
 def write_text_atomically(path: str, text: str) -> None:
     """Writes UTF-8 `text` to a temporary file beside `path`, then renames it
-    over `path`, so readers never see a partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp",
-                               prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    over `path`, so readers never see a partial file (mode: as the umask
+    gives any new file)."""
+    file_io.atomic_write(path, text)

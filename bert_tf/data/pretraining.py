@@ -28,6 +28,7 @@ epoch, and an iterator checkpoint resumes it exactly.
 
 import dataclasses
 
+from google.protobuf import message
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -240,9 +241,10 @@ class _StatelessMaskValuesChooser(tf_text.MaskValuesChooser):
             else masked_lm_ids.merge_dims(1, -1)
         flat = ids.flat_values
         shape = tf.shape(flat)
-        draw = tf.random.stateless_uniform(shape, _seed(self._seed[0], self._seed[1], 1))
+        seed = self._seed
+        draw = tf.random.stateless_uniform(shape, _seed(seed[0], seed[1], 1))
         random_ids = tf.random.stateless_uniform(
-            shape, _seed(self._seed[0], self._seed[1], 2), maxval=self.vocab_size,
+            shape, _seed(seed[0], seed[1], 2), maxval=self.vocab_size,
             dtype=flat.dtype)
         values = tf.where(draw < 0.8, tf.cast(self.mask_token, flat.dtype),
                           tf.where(draw < 0.9, random_ids, flat))
@@ -396,26 +398,88 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
 _RECORD_SHUFFLE_BUFFER = 1000
 
 
+# google-research's TFRecord features: (dtype, the flag giving the length).
+_GOOGLE_FEATURES = {
+    "input_ids": (tf.int64, "max_seq_length"),
+    "input_mask": (tf.int64, "max_seq_length"),
+    "segment_ids": (tf.int64, "max_seq_length"),
+    "masked_lm_positions": (tf.int64, "max_predictions_per_seq"),
+    "masked_lm_ids": (tf.int64, "max_predictions_per_seq"),
+    "masked_lm_weights": (tf.float32, "max_predictions_per_seq"),
+    "next_sentence_labels": (tf.int64, None),  # always 1 value
+}
+
+
+def check_google_tfrecords(files, config):
+    """Checks the first record of each file against `config`'s lengths.
+
+    Records of other lengths would otherwise fail in the middle of training
+    with a bare parse error; this names the file, the feature, and the
+    setting the file was written with.
+
+    Raises:
+        PretrainingDataError: 'FILE: feature masked_lm_weights has 20
+            values; --max_predictions_per_seq=10 expects 10 (this file was
+            written with --max_predictions_per_seq=20)', or a file that is
+            empty, not a TFRecord file, or lacks a feature.
+    """
+    for path in files:
+        try:
+            first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        except tf.errors.OpError as e:  # DataLossError: not TFRecords
+            raise PretrainingDataError(
+                f"{path}: not a TFRecord file ({e.message}); "
+                "--input_format=tfrecord reads create_pretraining_data.py "
+                "output") from None
+        if first is None:
+            raise PretrainingDataError(f"{path}: holds no records")
+        try:
+            features = tf.train.Example.FromString(
+                first.numpy()).features.feature
+        except message.DecodeError:
+            raise PretrainingDataError(
+                f"{path}: its first record is not a tf.train.Example; "
+                "--input_format=tfrecord reads create_pretraining_data.py "
+                "output") from None
+        problems, flags_named = [], set()
+        for name, (dtype, flag) in _GOOGLE_FEATURES.items():
+            if name not in features:
+                problems.append(f"no feature {name}")
+                continue
+            kind = "float_list" if dtype == tf.float32 else "int64_list"
+            if features[name].WhichOneof("kind") != kind:
+                problems.append(f"feature {name} is a "
+                                f"{features[name].WhichOneof('kind')}, not "
+                                f"a {kind}")
+                continue
+            found = len(getattr(features[name], kind).value)
+            expected = getattr(config, flag) if flag else 1
+            if found != expected and flag not in flags_named:
+                flags_named.add(flag)  # one feature per setting suffices
+                setting = (f"; --{flag}={expected} expects {expected} (this "
+                           f"file was written with --{flag}={found})"
+                           if flag else f"; expected {expected}")
+                problems.append(f"feature {name} has {found} values{setting}")
+        if problems:
+            raise PretrainingDataError(f"{path}: " + "; ".join(problems))
+
+
 def google_tfrecord_dataset(files, config, batch_size, shard=None,
                             shuffle=True):
     """Batches from google-research `create_pretraining_data.py` TFRecords.
 
     Their features (input_ids, input_mask, segment_ids, masked_lm_positions,
     masked_lm_ids, masked_lm_weights, next_sentence_labels) are renamed to
-    bert_tf's; lengths must match `config`. With `shuffle` (training),
+    bert_tf's; lengths must match `config` (checked up front on each file's
+    first record, see `check_google_tfrecords`). With `shuffle` (training),
     files and records are shuffled, seeded by `config.seed`; without, they
     come in file order.
     """
-    s, p = config.max_seq_length, config.max_predictions_per_seq
-    spec = {
-        "input_ids": tf.io.FixedLenFeature([s], tf.int64),
-        "input_mask": tf.io.FixedLenFeature([s], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([s], tf.int64),
-        "masked_lm_positions": tf.io.FixedLenFeature([p], tf.int64),
-        "masked_lm_ids": tf.io.FixedLenFeature([p], tf.int64),
-        "masked_lm_weights": tf.io.FixedLenFeature([p], tf.float32),
-        "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-    }
+    check_google_tfrecords(files, config)
+    spec = {}
+    for name, (dtype, flag) in _GOOGLE_FEATURES.items():
+        length = getattr(config, flag) if flag else 1
+        spec[name] = tf.io.FixedLenFeature([length], dtype)
     names = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
 
     def parse(records):
