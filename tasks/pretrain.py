@@ -113,7 +113,7 @@ def _define_checks(fv):
     flag_checks.seed(fv, "seed")
     flag_checks.check(
         fv, ["max_seq_length", "max_predictions_per_seq", "masked_lm_prob"],
-        _data_config_problem)
+        data.config_problem)
     flag_checks.check(
         fv, ["bert_config_file", "preset", "init_checkpoint"], lambda v: (
             None if any(v.values()) else "no architecture: pass "
@@ -122,21 +122,6 @@ def _define_checks(fv):
         "--distribution_strategy=tpu needs --tpu (a TPU name or address, or "
         "local)" if v["distribution_strategy"] == "tpu" and not v["tpu"]
         else None))
-
-
-def _data_config_problem(values):
-    """What `PretrainingDataConfig` refuses (e.g. too few predictions)."""
-    if values["max_predictions_per_seq"] > values["max_seq_length"]:
-        return (f"--max_predictions_per_seq="
-                f"{values['max_predictions_per_seq']} exceeds "
-                f"--max_seq_length={values['max_seq_length']}")
-    try:
-        data.PretrainingDataConfig(**values)
-    except data.PretrainingDataError as e:
-        shown = ", ".join(f"--{name}={value}" for name, value in
-                          sorted(values.items()))
-        return f"{shown}: {e}"
-    return None
 
 
 def run_from_flags(flag_values=FLAGS):

@@ -67,22 +67,7 @@ def define_flags(flag_values=FLAGS):
     flag_checks.seed(flag_values, "random_seed")
     flag_checks.check(
         flag_values, ["max_seq_length", "max_predictions_per_seq",
-                      "masked_lm_prob"], _data_config_problem)
-
-
-def _data_config_problem(values):
-    """What `PretrainingDataConfig` refuses (e.g. too few predictions)."""
-    if values["max_predictions_per_seq"] > values["max_seq_length"]:
-        return (f"--max_predictions_per_seq="
-                f"{values['max_predictions_per_seq']} exceeds "
-                f"--max_seq_length={values['max_seq_length']}")
-    try:
-        pretraining.PretrainingDataConfig(**values)
-    except pretraining.PretrainingDataError as e:
-        shown = ", ".join(f"--{name}={value}" for name, value in
-                          sorted(values.items()))
-        return f"{shown}: {e}"
-    return None
+                      "masked_lm_prob"], pretraining.config_problem)
 
 
 def _example(features, row):

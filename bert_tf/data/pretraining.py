@@ -76,6 +76,24 @@ class PretrainingDataConfig:
                 f"use --max_predictions_per_seq={needed} or more")
 
 
+def config_problem(values):
+    """What `PretrainingDataConfig` refuses of `values` ({field: value},
+    named as the command lines' flags), as one line naming them; None if
+    nothing. The flag check of tasks.pretrain and create_pretraining_data.
+    """
+    if values["max_predictions_per_seq"] > values["max_seq_length"]:
+        return (f"--max_predictions_per_seq="
+                f"{values['max_predictions_per_seq']} exceeds "
+                f"--max_seq_length={values['max_seq_length']}")
+    try:
+        PretrainingDataConfig(**values)
+    except PretrainingDataError as e:
+        shown = ", ".join(f"--{name}={value}" for name, value in
+                          sorted(values.items()))
+        return f"{shown}: {e}"
+    return None
+
+
 def _documents_of_file(text):
     """One file's text -> ragged [documents, (sentences)] strings."""
     lines = tf.strings.split(tf.strings.regex_replace(text, "\r\n?", "\n"),
