@@ -11,9 +11,25 @@ Public names:
 """
 
 import os
+import sys
 
 # Keras 3 picks its backend at import; bert_tf is TensorFlow throughout.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _started_as_own_command_line():
+    """Whether this import is `python -m bert_tf.<command>` starting."""
+    argv = getattr(sys, "orig_argv", [])
+    return any(flag == "-m" and module.startswith("bert_tf.")
+               for flag, module in zip(argv, argv[1:]))
+
+
+# `python -m bert_tf.convert` (and bert_tf.vocab,
+# bert_tf.data.create_pretraining_data) runs this file before the command's
+# own first line: start TensorFlow as quietly as every other command line
+# (tasks/console.py). Importing bert_tf as a library leaves stderr alone.
+if _started_as_own_command_line():
+    from tasks import console  # noqa: F401,E402
 
 from bert_tf.checkpoint_sources import CheckpointError  # noqa: E402
 from bert_tf.checkpoints import load_encoder  # noqa: E402

@@ -61,16 +61,16 @@ def define_flags(flag_values=FLAGS):
     flags.mark_flags_as_required(["input", "output"], **fv)
     flags.register_validator(
         "input", lambda path: path is None or _input_exists(path),
-        "--input does not exist (a directory, or a TF checkpoint prefix with "
-        "an .index file)", **fv)
+        "does not exist (a directory, or a TF checkpoint prefix with an "
+        ".index file)", **fv)
     flags.register_validator(
         "output", lambda path: path is None or _output_parent_ok(path),
-        "--output must be a directory path whose existing parent is a "
-        "directory", **fv)
+        "must be a directory path whose existing parent is a directory",
+        **fv)
     for name in ("bert_config_file", "vocab_file"):
         flags.register_validator(
             name, lambda path: path is None or os.path.isfile(path),
-            f"--{name} is not a file", **fv)
+            "is not a file", **fv)
     flags.register_multi_flags_validator(
         ["input", "output"],
         lambda values: values["input"] is None or values["output"] is None
@@ -145,5 +145,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from tasks import flag_checks  # the command lines' one-line flag errors
+
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=flag_checks.parse_flags)

@@ -125,10 +125,10 @@ class ConvertCliErrorsTest(tf.test.TestCase):
         with open(f"{tmp}/file", "w") as f:
             f.write("x")
         cases = [
-            (["--input", f"{tmp}/missing"], "--input does not exist"),
-            (["--output", f"{tmp}/file/out"], "--output must be a directory"),
+            (["--input", f"{tmp}/missing"], "does not exist"),
+            (["--output", f"{tmp}/file/out"], "must be a directory path"),
             (["--output", tmp], "--output must differ from --input"),
-            (["--vocab_file", f"{tmp}/nope"], "--vocab_file is not a file"),
+            (["--vocab_file", f"{tmp}/nope"], "is not a file"),
             (["--hidden_act", "gelu_fast"], "value should be one of"),
             (["--to", "hf"], "value should be one of"),
         ]

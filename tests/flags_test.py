@@ -332,6 +332,18 @@ class CommandLineTest(tf.test.TestCase):
         self.assertEndsWith(verbose.stderr,
                             "error: --learning_rate=-0.001: must be > 0\n")
 
+    def test_library_cli_is_quiet_and_refuses_a_missing_input(self):
+        # python -m bert_tf.convert imports bert_tf (and TensorFlow) before
+        # its own first line; bert_tf/__init__ starts it quietly then.
+        missing = os.path.join(self.create_tempdir().full_path, "missing")
+        result = self._run("bert_tf.convert", f"--input={missing}",
+                           f"--output={missing}_out")
+        self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+        self.assertEqual(result.stderr,
+                         f"error: --input={missing}: does not exist (a "
+                         "directory, or a TF checkpoint prefix with an "
+                         ".index file)\n")
+
     def test_export_cli_refuses_an_unknown_serving_version_up_front(self):
         base = self.create_tempdir().full_path
         result = self._run("serving.export", f"--model_dir={PATHS.dir}",
