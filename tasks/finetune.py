@@ -109,6 +109,10 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_bool("fixed_shapes", None, "Pad batches to a few bucket "
                       "lengths instead of each batch's longest; default: on "
                       "with --jit_compile or a TPU.", **fv)
+    flags.DEFINE_bool("bucket_by_length", False, "Form training batches "
+                      "from examples of similar length (less padding, "
+                      "faster) instead of a uniform shuffle; costs accuracy "
+                      "on some tasks (docs/finetuning.md).", **fv)
     flags.DEFINE_integer("max_query_length", 64, "SQuAD: question pieces "
                          "kept.", **fv)
     flags.DEFINE_integer("doc_stride", 128, "SQuAD: pieces between the "
@@ -198,6 +202,7 @@ def run_from_flags(flag_values=FLAGS):
         jit_compile=f.jit_compile,
         mixed_precision=f.mixed_precision,
         fixed_shapes=f.fixed_shapes,
+        bucket_by_length=f.bucket_by_length,
         seed=f.seed,
         max_query_length=f.max_query_length,
         doc_stride=f.doc_stride,

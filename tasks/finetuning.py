@@ -94,6 +94,7 @@ class FinetuningRun:
     jit_compile: bool = False
     mixed_precision: str = "fp32"
     fixed_shapes: Optional[bool] = None
+    bucket_by_length: bool = False
     seed: int = 12345
     # SQuAD only.
     max_query_length: int = 64
@@ -234,7 +235,8 @@ def _batching(run, training):
         batch_size=run.train_batch_size if training else run.eval_batch_size,
         max_seq_length=run.max_seq_length,
         fixed_shapes=run.batches_have_fixed_shapes(),
-        training=training, seed=run.seed)
+        training=training, seed=run.seed,
+        bucket_by_length=run.bucket_by_length)
 
 
 def _train(run, strategy, task, tokenizer, config, weights):

@@ -1,5 +1,6 @@
 """Fine-tuning input: packing, length bucketing, fixed shapes, order."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -84,6 +85,30 @@ class ClassificationDatasetTest(tf.test.TestCase):
             seen.extend(batch["example_index"])
         self.assertEqual(set(seen), set(range(50)))
         self.assertNotEqual(seen[:50], sorted(seen[:50]))
+
+    def test_training_batches_are_a_uniform_shuffle_unless_bucketed(self):
+        # Lengths 3..52 pieces: a shuffled batch mixes them; each epoch of
+        # 10 batches holds every example once.
+        texts = [" ".join(["the"] * n) for n in range(1, 51)]
+        config = finetuning_data.BatchingConfig(
+            batch_size=5, max_seq_length=64, training=True, seed=3,
+            bucket_lengths=(8, 16, 32))
+        shuffled = list(finetuning_data.classification_dataset(
+            self.tokenizer, texts, None, np.arange(50), config)
+            .take(20).as_numpy_iterator())
+        for epoch in (shuffled[:10], shuffled[10:]):
+            self.assertCountEqual(
+                np.concatenate([b["example_index"] for b in epoch]),
+                range(50))
+        spreads = [np.ptp(b["input_mask"].sum(axis=1)) for b in shuffled]
+        self.assertGreater(np.mean(spreads), 16)
+        bucketed = finetuning_data.classification_dataset(
+            self.tokenizer, texts, None, np.arange(50),
+            dataclasses.replace(config, bucket_by_length=True))
+        for batch in bucketed.take(20).as_numpy_iterator():
+            lengths = batch["input_mask"].sum(axis=1)
+            bucket = np.searchsorted([8, 16, 32, 64], lengths)
+            self.assertLen(set(bucket), 1, lengths)
 
     def test_single_segment_has_type_ids_zero(self):
         dataset = finetuning_data.classification_dataset(

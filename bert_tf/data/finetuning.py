@@ -1,4 +1,4 @@
-"""tf.data input for fine-tuning: tokenize once, pack, bucket by length.
+"""tf.data input for fine-tuning: tokenize once, pack, batch, pad.
 
 Shape legend: B batch, C choices, L a batch's padded sequence length.
 
@@ -8,11 +8,19 @@ Tokenization runs inside tf.data, in batches, each epoch (it costs far less
 than a training step and keeps the input position checkpointable without
 storing a cache in every checkpoint).
 
-Batches group examples of similar length (`bucket_by_sequence_length`):
+Padding:
 - dynamic shapes (CPU/GPU): each batch is padded to its longest example, so
   short sentences do not pay for `max_seq_length`;
-- fixed shapes (TPU, XLA): each batch is padded to its bucket's length, so
-  the step compiles once per bucket (a few shapes), not once per batch.
+- fixed shapes (TPU, XLA): each batch is padded to the smallest bucket
+  length that holds it, so the step compiles once per bucket length (a few
+  shapes), not once per batch.
+
+Training batches are drawn from a uniform shuffle (reshuffled every epoch)
+by default. `bucket_by_length` forms them instead from examples of similar
+length (`bucket_by_sequence_length`): less padding, so faster, but each
+batch is then a biased sample, which costs accuracy on some tasks (see
+docs/finetuning.md, "Accuracy against other stacks"). Evaluation and
+prediction batches always group by length: that changes no output.
 
 Every element carries `example_index`, its position in the input list:
 bucketing reorders examples, and predictions are put back in input order
@@ -46,6 +54,8 @@ class BatchingConfig:
             within each bucket, every example kept.
         seed: int. Shuffle seed.
         shuffle_buffer: int. Shuffle buffer in examples.
+        bucket_by_length: bool. Training only: batch examples of similar
+            length together instead of in shuffled order.
     """
 
     batch_size: int
@@ -55,6 +65,7 @@ class BatchingConfig:
     training: bool = False
     seed: int = 0
     shuffle_buffer: int = 10000
+    bucket_by_length: bool = False
 
     def lengths(self):
         if self.bucket_lengths:
@@ -76,22 +87,29 @@ def _tokenize_and_pack(tokenizer, texts_a, texts_b, max_seq_length):
     return tokenizer.combine(segments, max_seq_length)
 
 
-def _bucketed(dataset, config, length_fn, padded_shapes, padding_values):
+def _batched(dataset, config, length_fn, padded_shapes, padding_values):
     lengths = config.lengths()
     if config.training:
         dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed,
                                   reshuffle_each_iteration=True).repeat()
-    # bucket_by_sequence_length's boundaries are exclusive upper bounds;
-    # with pad_to_bucket_boundary it pads to boundary - 1.
-    return dataset.bucket_by_sequence_length(
-        element_length_func=length_fn,
-        bucket_boundaries=[n + 1 for n in lengths[:-1]],
-        bucket_batch_sizes=[config.batch_size] * len(lengths),
-        padded_shapes=padded_shapes,
-        padding_values=padding_values,
-        pad_to_bucket_boundary=False,
-        drop_remainder=config.training,
-    ).map(_pad_to_bucket(lengths) if config.fixed_shapes else _identity)
+    if config.training and not config.bucket_by_length:
+        batches = dataset.padded_batch(
+            config.batch_size, padded_shapes=padded_shapes,
+            padding_values=padding_values, drop_remainder=True)
+    else:
+        # bucket_by_sequence_length's boundaries are exclusive upper
+        # bounds; with pad_to_bucket_boundary it pads to boundary - 1.
+        batches = dataset.bucket_by_sequence_length(
+            element_length_func=length_fn,
+            bucket_boundaries=[n + 1 for n in lengths[:-1]],
+            bucket_batch_sizes=[config.batch_size] * len(lengths),
+            padded_shapes=padded_shapes,
+            padding_values=padding_values,
+            pad_to_bucket_boundary=False,
+            drop_remainder=config.training,
+        )
+    return batches.map(_pad_to_bucket(lengths) if config.fixed_shapes
+                       else _identity)
 
 
 def _identity(features):
@@ -167,7 +185,7 @@ def classification_dataset(tokenizer, texts_a, texts_b, labels, config):
 
     dataset = (tf.data.Dataset.from_tensor_slices(columns)
                .batch(256).map(pack).unbatch().map(_unpadded))
-    return _bucketed(
+    return _batched(
         dataset, config,
         length_fn=lambda f: tf.shape(f["input_word_ids"])[0],
         padded_shapes={**{name: [None] for name in INPUT_NAMES},
@@ -220,7 +238,7 @@ def multiple_choice_dataset(tokenizer, contexts, choices, labels, config):
 
     dataset = (tf.data.Dataset.from_tensor_slices(columns)
                .batch(64).map(pack).unbatch().map(_unpadded))
-    return _bucketed(
+    return _batched(
         dataset, config,
         length_fn=lambda f: tf.shape(f["input_word_ids"])[1],
         padded_shapes={**{name: [num_choices, None] for name in INPUT_NAMES},
@@ -290,7 +308,7 @@ def pretokenized_dataset(sequences, scalars, config, pad_id=0):
     for name in scalars:
         padding[name] = tf.constant(0, columns[name].dtype)
     padding["example_index"] = tf.constant(0, tf.int64)
-    return _bucketed(
+    return _batched(
         dataset, config,
         length_fn=lambda f: tf.shape(f["input_word_ids"])[0],
         padded_shapes={**{name: [None] for name in sequence_names},
