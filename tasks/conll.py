@@ -11,7 +11,9 @@ Evaluation: each word's tag is the argmax at its first piece, repaired to
 valid IOB2; entity-level precision, recall and F1 as conlleval computes
 them (seqeval's default mode: an entity counts only if its type and both
 boundaries match), overall (micro-averaged) and per type, plus conlleval's
-token accuracy. The test split is labelled, so --do_eval scores dev and
+token accuracy. `text_precision`, `text_recall` and `text_f1` score the
+entities the NER export finds in the sentences' text, where a CoNLL token
+such as `U.S.` is several words (`bert_tf.data.conll.text_entity_scores`). The test split is labelled, so --do_eval scores dev and
 test; --do_predict writes `conll2003_<split>_predictions.txt`
 (`token gold predicted`, blank line between sentences), which
 `conlleval < FILE` reads.
@@ -115,8 +117,12 @@ class Task:
                                          np.asarray(outputs["logits"]))
 
     def evaluate(self, examples, features, outputs):
-        return entity_metrics([e.tags for e in examples],
-                              self.predictions(examples, features, outputs))
+        results = entity_metrics(
+            [e.tags for e in examples],
+            self.predictions(examples, features, outputs))
+        results.update(conll_data.text_entity_scores(
+            examples, features, np.asarray(outputs["logits"])))
+        return results
 
     def write_predictions(self, output_dir, split, examples, features,
                           outputs):

@@ -20,7 +20,8 @@ CASED_VOCAB = os.path.join(SHARED_DATA, "vocab", "bert-base-cased",
                            "vocab.txt")
 # A vocabulary whose pieces the tests can count by hand.
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "mr", "smith",
-              "##son", "went", "to", "new", "york", ".", "in", "paris"]
+              "##son", "went", "to", "new", "york", ".", "in", "paris",
+              "u", "s", "-"]
 
 
 def write(directory, name, content):
@@ -106,13 +107,27 @@ class ConllConformanceTest(tf.test.TestCase):
                       "".join(logs.output))
         self.assertLen(features, 3254)
         words = collections.Counter()
+        continuation = {i for token, i in tokenizer.vocab.items()
+                        if token.startswith("##")}
+        num_split_tokens = 0
         for f in features:
             self.assertLessEqual(len(f.input_word_ids), 128)
-            self.assertEqual(sum(f.label_weights), len(f.word_positions))
+            # Every BERT word (first piece not '##') is labelled: each
+            # token's first one and the later words of tokens like 'U.S.'.
+            starts = tuple(i for i, piece in enumerate(f.input_word_ids)
+                           if 0 < i < len(f.input_word_ids) - 1
+                           and piece not in continuation)
+            self.assertEqual(f.label_weights, tuple(
+                int(i in starts) for i in range(len(f.input_word_ids))))
+            self.assertContainsSubset(f.word_positions, starts)
+            num_split_tokens += len(starts) - len(f.word_positions)
             for offset in range(len(f.word_positions)):
                 words[f.example_index, f.first_word + offset] += 1
         self.assertEqual(sum(words.values()), 51362)
         self.assertEqual(set(words.values()), {1})
+        # Tokens with punctuation inside ('U.S.', '1-0', '2.5') give these
+        # extra BERT words.
+        self.assertGreater(num_split_tokens, 1000)
 
 
 class ConllReaderTest(tf.test.TestCase):
@@ -282,6 +297,49 @@ class ConllFeaturesTest(tf.test.TestCase):
         self.assertEqual(feature.word_positions, (1, 2, 4, 5, 6, 7, 8))
         self.assertEqual(feature.input_type_ids, (0,) * 10)
         self.assertEqual((feature.example_index, feature.first_word), (0, 0))
+
+    def test_later_words_of_a_token_carry_its_tag_inside_the_entity(self):
+        # 'U.S.' is four BERT words and 'u-s' three, as the NER export
+        # splits raw text: each is labelled, inside the token's entity.
+        (feature,) = conll.features(self.tokenizer, [sentence(
+            "U.S. went u-s Mr.", "B-LOC O B-ORG O")], 16)
+        self.assertEqual(feature.input_word_ids, ids(
+            "[CLS]", "u", ".", "s", ".", "went", "u", "-", "s", "mr", ".",
+            "[SEP]"))
+        tag = conll.TAGS.index
+        self.assertEqual(feature.label_ids, (
+            0, tag("B-LOC"), tag("I-LOC"), tag("I-LOC"), tag("I-LOC"),
+            tag("O"), tag("B-ORG"), tag("I-ORG"), tag("I-ORG"), tag("O"),
+            tag("O"), 0))
+        self.assertEqual(feature.label_weights, (0,) + (1,) * 10 + (0,))
+        # Predictions and scores stay on the CoNLL tokens: first pieces.
+        self.assertEqual(feature.word_positions, (1, 5, 6, 9))
+
+    def test_text_entity_scores_count_entities_cut_inside_a_token_wrong(self):
+        sentences = [sentence("U.S. went u-s Mr.", "B-LOC O B-ORG O")]
+        (feature,) = conll.features(self.tokenizer, sentences, 16)
+
+        def logits(word_tags):  # tag per position 1..10 ([CLS] u . s ...)
+            row = np.zeros([12, len(conll.TAGS)], np.float32)
+            for position, tag in enumerate(word_tags.split(), start=1):
+                row[position, conll.TAGS.index(tag)] = 5.0
+            return row[None]
+
+        consistent = logits("B-LOC I-LOC I-LOC I-LOC O B-ORG I-ORG I-ORG "
+                            "O O")
+        self.assertEqual(conll.text_entity_scores(
+            sentences, [feature], consistent),
+            {"text_precision": 1.0, "text_recall": 1.0, "text_f1": 1.0})
+        # The first '.' of 'U.S.' tagged O: the export would return 'U' and
+        # 'S.' as two LOC entities, neither of them the gold 'U.S.'; the
+        # CoNLL token itself is still B-LOC at its first word.
+        split = logits("B-LOC O I-LOC I-LOC O B-ORG I-ORG I-ORG O O")
+        self.assertEqual(conll.predicted_tags(sentences, [feature], split),
+                         [["B-LOC", "O", "B-ORG", "O"]])
+        scores = conll.text_entity_scores(sentences, [feature], split)
+        self.assertAllClose(
+            [scores["text_precision"], scores["text_recall"],
+             scores["text_f1"]], [1 / 3, 1 / 2, 0.4])
 
     def test_long_sentences_are_split_into_windows_not_truncated(self):
         sentences = [sentence("Mr Smithson went to Paris", "O B-PER O O "

@@ -25,8 +25,15 @@ each entity-initial I-X as B-X: that is the IOB1 -> IOB2 conversion, a
 no-op on IOB2, and it keeps the entities conlleval reads.
 
 Features. All words of all sentences are tokenized in a few batched calls.
-Each sentence becomes `[CLS] pieces [SEP]`; the first piece of each word
-carries the word's tag (weight 1), every other position weight 0. A
+Each sentence becomes `[CLS] pieces [SEP]`. The unit the model tags is the
+word as BERT splits text (on whitespace and around every punctuation mark:
+the unit the NER export sees in raw text), so a CoNLL token such as `U.S.`
+or `1-0` is several words (`U . S .`, `1 - 0`). Each of them is labelled
+at its first piece (the pieces that do not start with `##`): the token's
+first word with the token's tag, its later words with the tag carried
+inside the entity (B-X and I-X -> I-X; O stays O); every other position
+has weight 0. Trained this way, the export's entities in the text of a
+sentence are the entities evaluation scores on its tokens. A
 sentence of more than `max_seq_length - 2` pieces is not truncated: it is
 cut between words into consecutive windows (greedily, as many whole words
 per window as fit), each packed alone, so every word is predicted; the
@@ -35,7 +42,8 @@ window keeps its first `max_seq_length - 2` pieces (only its first piece
 is labelled); a word that gives no pieces at all (only characters BERT's
 cleaning drops) is given one [UNK], so it still has a position.
 
-Predictions. Each word's tag is the argmax at its first piece. A predicted
+Predictions. Each CoNLL token's tag is the argmax at its first piece (its
+first BERT word), so scores are on the shared task's tokens. A predicted
 sequence can be invalid IOB2 (I-X after O or after another type); it is
 repaired minimally with the same `to_iob2`: such an I-X becomes B-X. This
 is how conlleval reads the invalid sequence anyway, so it never changes the
@@ -101,8 +109,9 @@ class Feature:
         first_word: int. Index in the sentence of the window's first word.
         input_word_ids: tuple of int. `[CLS] pieces [SEP]`.
         input_type_ids: tuple of int. All 0 (one segment).
-        label_ids: tuple of int. Tag id at each word's first piece, else 0.
-        label_weights: tuple of int. 1 at each word's first piece, else 0.
+        label_ids: tuple of int. Tag id at the first piece of each BERT
+            word (see the module doc), else 0.
+        label_weights: tuple of int. 1 at those pieces, else 0.
         word_positions: tuple of int. Position of each word's first piece,
             for words first_word, first_word + 1, ...
     """
@@ -248,6 +257,18 @@ def _word_pieces(tokenizer, words):
     return flat, splits
 
 
+def _continuation_ids(tokenizer):
+    """Ids of the vocabulary's '##' pieces: every other piece starts a
+    word as BERT splits text (the export's word unit)."""
+    return frozenset(i for token, i in tokenizer.vocab.items()
+                     if token.startswith("##"))
+
+
+def _inside(tag):
+    """The tag of a token's second and later words: B-X and I-X -> I-X."""
+    return tag if tag == "O" else "I-" + tag[2:]
+
+
 def _windows(lengths, capacity):
     """[start, end) word ranges, greedy, each at most `capacity` pieces."""
     windows, start, used = [], 0, 0
@@ -278,6 +299,7 @@ def features(tokenizer, sentences, max_seq_length):
         raise ValueError(f"max_seq_length {max_seq_length} leaves no room "
                          "for a word between [CLS] and [SEP]")
     tag_ids = {tag: i for i, tag in enumerate(TAGS)}
+    continues = _continuation_ids(tokenizer)
     flat, splits = _word_pieces(
         tokenizer, [w for sentence in sentences for w in sentence.words])
     result, num_split, word = [], 0, 0
@@ -298,8 +320,14 @@ def features(tokenizer, sentences, max_seq_length):
                                         sentence.tags[start:end]):
                 positions.append(len(ids))
                 ids += word_pieces
-                labels += [tag_ids[tag]] + [0] * (len(word_pieces) - 1)
-                weights += [1] + [0] * (len(word_pieces) - 1)
+                for i, piece in enumerate(word_pieces):
+                    if i and piece in continues:
+                        labels.append(0)
+                        weights.append(0)
+                    else:  # the token's first word, or a later one
+                        labels.append(tag_ids[tag if not i
+                                              else _inside(tag)])
+                        weights.append(1)
             ids.append(tokenizer.sep_id)
             labels.append(0)
             weights.append(0)
@@ -340,6 +368,71 @@ def predicted_tags(sentences, packed, logits):
             raise ValueError(f"{sentence.guid}: word "
                              f"{sentence_tags.index(None)} has no prediction")
     return [to_iob2(t) for t in tags]
+
+
+def _entities(tags):
+    """(first, last, type) of the entities in valid IOB2 tags."""
+    found, start = [], None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        if start is not None and tag != "I-" + tags[start][2:]:
+            found.append((start, i - 1, tags[start][2:]))
+            start = None
+        if tag.startswith("B-"):
+            start = i
+    return found
+
+
+def text_entity_scores(sentences, packed, logits):
+    """Entity scores of the words as the NER export tags raw text.
+
+    The export sees a sentence as text and tags every BERT word, so an
+    entity it returns may start or end inside a CoNLL token (`U` of
+    `U.S.`). Here each BERT word is predicted at its first piece, the tags
+    repaired to IOB2 over the sentence's words, and an entity counts as
+    found only if it starts at the first word of a gold entity's first
+    token and ends at the last word of its last token, with its type.
+    This is the F1 of the export's entities, measured against the gold
+    tokens' entities, next to the conlleval F1 on the tokens.
+
+    Args: as `predicted_tags`.
+
+    Returns:
+        {"text_precision", "text_recall", "text_f1"}: micro-averaged
+        floats (0.0 where a ratio is 0/0).
+    """
+    words = [[] for _ in sentences]  # per sentence: (token, last?, tag id)
+    for feature, row in zip(packed, logits):
+        positions = list(feature.word_positions)
+        token_starts = set(positions)
+        starts = [i for i, w in enumerate(feature.label_weights) if w]
+        best = np.argmax(row[starts], axis=-1)
+        for k, (position, tag_id) in enumerate(zip(starts, best)):
+            token = feature.first_word + np.searchsorted(
+                positions, position, side="right") - 1
+            last = k + 1 == len(starts) or starts[k + 1] in token_starts
+            words[feature.example_index].append((int(token), last,
+                                                 TAGS[tag_id]))
+    found = num_predicted = num_gold = 0
+    for sentence, sentence_words in zip(sentences, words):
+        tags = to_iob2([tag for _, _, tag in sentence_words])
+        predicted = set()
+        for first, last, kind in _entities(tags):
+            starts_token = first == 0 or \
+                sentence_words[first - 1][0] != sentence_words[first][0]
+            if starts_token and sentence_words[last][1]:
+                predicted.add((sentence_words[first][0],
+                               sentence_words[last][0], kind))
+            else:  # cut inside a token: matches no gold entity
+                predicted.add((first, last, kind, "inside"))
+        gold = set(_entities(sentence.tags))
+        found += len(predicted & gold)
+        num_predicted += len(predicted)
+        num_gold += len(gold)
+    precision = found / num_predicted if num_predicted else 0.0
+    recall = found / num_gold if num_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if found else 0.0
+    return {"text_precision": precision, "text_recall": recall,
+            "text_f1": f1}
 
 
 def write_predictions(path, sentences, predicted, document_starts=False):
