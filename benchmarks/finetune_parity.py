@@ -1,7 +1,7 @@
 """Fine-tuning accuracy on real data: bert_tf against HF transformers.
 
     python -m benchmarks.finetune_parity                  # every task, 3 seeds
-    python -m benchmarks.finetune_parity --tasks=qnli --seeds=5
+    python -m benchmarks.finetune_parity --tasks=qnli --seeds=4,5,6
     python -m benchmarks.finetune_parity \\
         --reference_python=/tmp/refvenv/bin/python      # rerun the reference
 
@@ -48,16 +48,23 @@ from bert_tf.data import conll as conll_data
 from bert_tf.data import glue as glue_data
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("tasks", ["sst2", "qnli", "rte", "conll2003"],
-                  "Tasks to run.")
-flags.DEFINE_integer("seeds", 3, "Seeds per stack (bert_tf: 1..N, "
-                     "reference: 0..N-1).")
-flags.DEFINE_string("reference_python", None,
-                    "A Python with torch and transformers: rerun the "
-                    "reference and rewrite its results file.")
-flags.DEFINE_string("shared_data", None, "The real data folder "
-                    "(default: ../shared/data beside the repository).")
-flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
+
+
+def define_flags():
+    """The command line's flags (defined only when run as a script, so that
+    tests can import the split and run helpers beside other benchmarks)."""
+    flags.DEFINE_list("tasks", ["sst2", "qnli", "rte", "conll2003"],
+                      "Tasks to run.")
+    flags.DEFINE_list("seeds", ["1", "2", "3"], "Seeds to run: bert_tf runs "
+                      "each seed S, the reference S - 1. Rows of other seeds "
+                      "already in the results file are kept.")
+    flags.DEFINE_string("reference_python", None,
+                        "A Python with torch and transformers: rerun the "
+                        "reference too, for the same seeds.")
+    flags.DEFINE_string("shared_data", None, "The real data folder "
+                        "(default: ../shared/data beside the repository).")
+    flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_FILE = os.path.join(REPO, "benchmarks",
@@ -250,18 +257,20 @@ def main(argv):
             task_dir = write_conll_task(split, source, data_dir, splits_dir) \
                 if task == "conll2003" else \
                 write_glue_task(task, split, source, data_dir, splits_dir)
-            rows = [r for r in rows if r["task"] != task or (
-                r["stack"] != "bert_tf" and not FLAGS.reference_python)]
-            for seed in range(1, FLAGS.seeds + 1):
+            seeds = [int(s) for s in FLAGS.seeds]
+            for seed in seeds:
+                rows = [r for r in rows if (r["task"], r["stack"], r["seed"])
+                        != (task, "bert_tf", seed)]
                 rows.append(run_ours(task, task_dir, split, seed,
                                      os.path.join(scratch, f"{task}-{seed}")))
                 print(json.dumps(rows[-1]), flush=True)
                 _save(rows)
-            if FLAGS.reference_python:
-                for seed in range(FLAGS.seeds):
-                    rows.append(run_reference(task, splits_dir, split, seed))
-                    print(json.dumps(rows[-1]), flush=True)
-                    _save(rows)
+            for seed in seeds if FLAGS.reference_python else ():
+                rows = [r for r in rows if (r["task"], r["stack"], r["seed"])
+                        != (task, "hf_transformers", seed - 1)]
+                rows.append(run_reference(task, splits_dir, split, seed - 1))
+                print(json.dumps(rows[-1]), flush=True)
+                _save(rows)
     body = table(rows)
     print(body)
     if FLAGS.write:
@@ -270,4 +279,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
