@@ -153,8 +153,10 @@ def conll_sentence_lines(path):
 
 def write_conll_task(split, source, data_dir, splits_dir):
     task_dir = os.path.join(data_dir, "CoNLL-2003")
-    train = conll_sentence_lines(os.path.join(source, "valid.txt"))[split.train]
-    scored = conll_sentence_lines(os.path.join(source, "test.txt"))[split.scored]
+    train = conll_sentence_lines(
+        os.path.join(source, "valid.txt"))[split.train]
+    scored = conll_sentence_lines(
+        os.path.join(source, "test.txt"))[split.scored]
     for name, sentences in (("train.txt", train), ("valid.txt", scored),
                             ("test.txt", scored)):
         _write_lines(os.path.join(task_dir, name),
