@@ -83,14 +83,17 @@ def define_flags(flag_values=FLAGS):
                          "size.", **fv)
     flags.DEFINE_integer("eval_batch_size", 32, "Evaluation/prediction batch "
                          "size.", **fv)
-    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW).",
-                       **fv)
+    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.", **fv)
     flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train "
                        "split.", **fv)
     flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with "
                        "linear warmup.", **fv)
     flags.DEFINE_enum("optimizer", "adamw", list(optimization.OPTIMIZERS),
-                      "Optimizer.", **fv)
+                      "adamw (Adam with bias correction and decoupled "
+                      "weight decay), adam_weight_decay (google-research/"
+                      "bert's: no bias correction) or lamb (a per-layer "
+                      "trust ratio, for large batches); docs/finetuning.md.",
+                      **fv)
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Steps between "
                          "checkpoints.", **fv)
     flags.DEFINE_integer("log_steps", 100, "Steps between log lines.", **fv)

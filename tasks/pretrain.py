@@ -62,9 +62,11 @@ def define_flags(flag_values=FLAGS):
                         "from (bert_tf, google TF1, HF or keras-hub).", **fv)
     flags.DEFINE_integer("max_seq_length", 128, "Pieces per example, "
                          "special tokens included.", **fv)
-    flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions "
-                         "per example.", **fv)
-    flags.DEFINE_float("masked_lm_prob", 0.15, "Fraction of pieces masked.",
+    flags.DEFINE_integer("max_predictions_per_seq", 20, "Most masked "
+                         "positions per example.", **fv)
+    flags.DEFINE_float("masked_lm_prob", 0.15, "Fraction of pieces masked: "
+                       "min(--max_predictions_per_seq, max(1, round(n * "
+                       "this))) of an example's n pieces, as the original.",
                        **fv)
     flags.DEFINE_float("short_seq_prob", 0.1, "Chance of a shorter example.",
                        **fv)
@@ -76,7 +78,11 @@ def define_flags(flag_values=FLAGS):
                          **fv)
     flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate.", **fv)
     flags.DEFINE_enum("optimizer", "adamw", list(optimization.OPTIMIZERS),
-                      "Optimizer.", **fv)
+                      "adamw (Adam with bias correction and decoupled "
+                      "weight decay), adam_weight_decay (google-research/"
+                      "bert's: no bias correction) or lamb (a per-layer "
+                      "trust ratio, for large batches); docs/pretraining.md.",
+                      **fv)
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Steps between "
                          "checkpoints.", **fv)
     flags.DEFINE_integer("log_steps", 100, "Steps between log lines.", **fv)

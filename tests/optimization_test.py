@@ -29,14 +29,18 @@ class OptimizationTest(tf.test.TestCase):
                                     "be in \\[0, total_steps \\(10\\)\\]"):
             optimization.WarmupLinearDecay(1e-4, 10, 20)
 
-    def test_adamw_has_bert_hyper_parameters(self):
-        optimizer = optimization.create_optimizer("adamw", 1e-4, 100, 10)
-        self.assertIsInstance(optimizer, optimization.AdamW)
-        self.assertEqual((optimizer.beta_1, optimizer.beta_2,
-                          optimizer.epsilon, optimizer.weight_decay),
-                         (0.9, 0.999, 1e-6, 0.01))
-        lamb = optimization.create_optimizer("lamb", 1e-4, 100, 10)
-        self.assertIsInstance(lamb, keras.optimizers.Lamb)
+    def test_optimizers_have_bert_hyper_parameters(self):
+        classes = {"adamw": optimization.AdamW,
+                   "adam_weight_decay": optimization.AdamWeightDecay,
+                   "lamb": optimization.Lamb}
+        self.assertEqual(set(classes), set(optimization.OPTIMIZERS))
+        for name, cls in classes.items():
+            optimizer = optimization.create_optimizer(name, 1e-4, 100, 10)
+            self.assertIsInstance(optimizer, cls)
+            self.assertEqual((optimizer.beta_1, optimizer.beta_2,
+                              optimizer.epsilon, optimizer.weight_decay,
+                              optimizer.no_decay),
+                             (0.9, 0.999, 1e-6, 0.01, optimization.NO_DECAY))
         with self.assertRaisesRegex(ValueError, "unknown optimizer 'sgd'"):
             optimization.create_optimizer("sgd", 1e-4, 100, 10)
 
@@ -70,9 +74,14 @@ class OptimizationTest(tf.test.TestCase):
         self.assertAllGreater(moved[1:3] / keras_moved[1:3], 3.0)
 
     def test_no_weight_decay_on_layer_norm_and_biases(self):
+        for name in optimization.OPTIMIZERS:
+            with self.subTest(optimizer=name):
+                self._check_decayed_variables(name)
+
+    def _check_decayed_variables(self, name):
         model = models.BertPretrainer(
             encoder_lib.BertEncoder(testing.ODD_CONFIG))
-        optimizer = optimization.create_optimizer("adamw", 1e-3, 10, 0,
+        optimizer = optimization.create_optimizer(name, 1e-3, 10, 0,
                                                   weight_decay=0.5)
         optimizer.build(model.trainable_variables)
         before = {v.path: v.numpy().copy() for v in model.trainable_variables}
@@ -87,6 +96,143 @@ class OptimizationTest(tf.test.TestCase):
             else:
                 self.assertTrue(changed, v.path)
 
+    def test_adam_weight_decay_steps_equal_the_original_equations(self):
+        variables, gradients = _variables_and_gradients()
+        optimizer = _new("adam_weight_decay")
+        for step in gradients:
+            optimizer.apply_gradients(zip(step, variables.values()))
+        self._assert_reference("adam_weight_decay", variables, gradients)
 
-if __name__ == "__main__":
-    tf.test.main()
+    def test_lamb_steps_equal_the_papers_equations(self):
+        variables, gradients = _variables_and_gradients()
+        optimizer = _new("lamb")
+        for step in gradients:
+            optimizer.apply_gradients(zip(step, variables.values()))
+        self._assert_reference("lamb", variables, gradients)
+
+    def test_mirrored_strategy_and_loss_scaling(self):
+        for name in REFERENCES:
+            with self.subTest(optimizer=name):
+                self._check_mirrored_and_loss_scaled(name)
+
+    def _check_mirrored_and_loss_scaled(self, name):
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+        with strategy.scope():
+            variables, gradients = _variables_and_gradients()
+            optimizer = keras.optimizers.LossScaleOptimizer(
+                _new(name), initial_scale=1024.0)
+            optimizer.build(list(variables.values()))
+
+        @tf.function
+        def apply(step):
+            # The loss scale multiplies the gradients; the optimizer divides.
+            scaled = [g * optimizer.dynamic_scale for g in step]
+            strategy.run(lambda: optimizer.apply_gradients(
+                zip(scaled, variables.values())))
+
+        for step in gradients:
+            apply([tf.constant(g) for g in step])
+        self._assert_reference(name, variables, gradients)
+
+    def _assert_reference(self, name, variables, gradients):
+        for i, (variable_name, variable) in enumerate(variables.items()):
+            expected = REFERENCES[name](
+                INITIAL[variable_name], [step[i] for step in gradients],
+                decayed=variable_name.startswith("kernel"))
+            self.assertAllClose(variable.numpy(), expected, rtol=1e-5,
+                                atol=1e-7, msg=variable_name)
+
+    def test_config_round_trip(self):
+        for name in optimization.OPTIMIZERS:
+            with self.subTest(optimizer=name):
+                optimizer = optimization.create_optimizer(
+                    name, LR, 10, 2, weight_decay=DECAY)
+                restored = keras.optimizers.deserialize(
+                    keras.optimizers.serialize(optimizer))
+                self.assertIs(type(restored), type(optimizer))
+                self.assertEqual(restored.get_config(),
+                                 optimizer.get_config())
+                # The same steps, exclusions included.
+                results = []
+                for each in (optimizer, restored):
+                    variables, gradients = _variables_and_gradients()
+                    for step in gradients:
+                        each.apply_gradients(zip(step, variables.values()))
+                    results.append([v.numpy() for v in variables.values()])
+                for ours, theirs in zip(*results):
+                    self.assertAllEqual(ours, theirs)
+
+
+# A decayed matrix, one that starts at zero (its trust ratio is 1 until it
+# moves), and a bias and a LayerNorm scale (no decay, no trust ratio).
+INITIAL = {
+    "kernel": np.random.default_rng(0).normal(
+        0, 0.5, (3, 4)).astype(np.float32),
+    "kernel_at_zero": np.zeros((2, 3), np.float32),
+    "bias": np.array([0.3, -0.2, 0.1], np.float32),
+    "gamma": np.array([1.0, 0.9, 1.1, 1.2], np.float32),
+}
+LR, DECAY, STEPS = 1e-2, 0.1, 5
+
+
+def _variables_and_gradients():
+    """Keras variables of INITIAL (named) and STEPS steps of gradients of
+    different scales per variable."""
+    variables = {name: keras.Variable(value, name=name)
+                 for name, value in INITIAL.items()}
+    rng = np.random.default_rng(1)
+    gradients = [[rng.normal(0, scale, value.shape).astype(np.float32)
+                  for scale, value in zip((1e-2, 1.0, 3e-4, 0.2),
+                                          INITIAL.values())]
+                 for _ in range(STEPS)]
+    return variables, gradients
+
+
+def _adam_moments(gradients, beta_1=0.9, beta_2=0.999):
+    """Adam's m and v after each of `gradients` (float64)."""
+    m = v = 0.0
+    for g in gradients:
+        m = beta_1 * m + (1 - beta_1) * np.float64(g)
+        v = beta_2 * v + (1 - beta_2) * np.float64(g) ** 2
+        yield m, v
+
+
+def _adam_weight_decay_reference(w, gradients, decayed, eps=1e-6):
+    """google-research/bert's AdamWeightDecayOptimizer: no bias
+    correction, `w -= lr * (m / (sqrt(v) + eps) + decay * w)`."""
+    w = np.float64(w)
+    for m, v in _adam_moments(gradients):
+        update = m / (np.sqrt(v) + eps)
+        if decayed:
+            update += DECAY * w
+        w = w - LR * update
+    return w
+
+
+def _lamb_reference(w, gradients, decayed, eps=1e-6):
+    """You et al. 2019, Algorithm 2 (phi the identity): `r = m_hat /
+    (sqrt(v_hat) + eps) + decay * w`, `w -= lr * ||w|| / ||r|| * r`; a
+    variable without decay has no trust ratio either: `w -= lr * r`."""
+    w = np.float64(w)
+    for t, (m, v) in enumerate(_adam_moments(gradients), start=1):
+        r = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + eps)
+        ratio = 1.0
+        if decayed:
+            r = r + DECAY * w
+            w_norm, r_norm = np.linalg.norm(w), np.linalg.norm(r)
+            if w_norm > 0 and r_norm > 0:
+                ratio = w_norm / r_norm
+        w = w - LR * ratio * r
+    return w
+
+
+REFERENCES = {"adam_weight_decay": _adam_weight_decay_reference,
+              "lamb": _lamb_reference}
+
+
+def _new(name):
+    """The optimizer `name` at a constant rate, with BERT's exclusions."""
+    cls = {"adam_weight_decay": optimization.AdamWeightDecay,
+           "lamb": optimization.Lamb}[name]
+    return cls(learning_rate=LR, weight_decay=DECAY,
+               no_decay=optimization.NO_DECAY)

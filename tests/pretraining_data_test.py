@@ -168,6 +168,47 @@ class PretrainingDataTest(tf.test.TestCase):
             self.assertAllEqual(a[key], b[key])
         self.assertNotAllEqual(a["input_word_ids"], c["input_word_ids"])
 
+    def test_iterator_checkpoint_resumes_the_stream_exactly(self):
+        config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+
+        def dataset():
+            return pretraining.pretraining_dataset(
+                [self.corpus], tokenizer(), config, batch_size=8,
+                shuffle_buffer=50)
+
+        iterator = iter(dataset())
+        for _ in range(3):
+            next(iterator)
+        path = tf.train.Checkpoint(input=iterator).write(
+            os.path.join(self.create_tempdir().full_path, "ckpt"))
+        expected = [next(iterator) for _ in range(3)]
+        resumed = iter(dataset())
+        tf.train.Checkpoint(input=resumed).read(path).assert_consumed()
+        for want in expected:
+            got = next(resumed)
+            for key in pretraining.FEATURES:
+                self.assertAllEqual(got[key], want[key])
+
+    def test_each_epoch_is_a_fresh_permutation_split_between_workers(self):
+        def order(shard=None):
+            return np.array([d for _, d in pretraining.document_order(
+                1000, seed=7, shard=shard, num_epochs=2)
+                .as_numpy_iterator()]).reshape(2, -1)
+
+        both = order()
+        for epoch in both:
+            self.assertAllEqual(np.sort(epoch), np.arange(1000))
+        self.assertNotAllEqual(both[0], both[1])
+        self.assertLess(abs(np.corrcoef(both[0], np.arange(1000))[0, 1]),
+                        0.1)
+        self.assertAllEqual(order(), both)  # a function of the seed
+        first, second = order((2, 0)), order((2, 1))
+        for epoch in range(2):
+            self.assertEmpty(set(first[epoch]) & set(second[epoch]))
+            self.assertAllEqual(np.sort(np.r_[first[epoch], second[epoch]]),
+                                np.arange(1000))
+
     def test_trimmed_lengths_follow_the_original_rule(self):
         def original(la, lb, budget):
             while la + lb > budget:
@@ -185,30 +226,6 @@ class PretrainingDataTest(tf.test.TestCase):
                         budget)
                     self.assertEqual((int(got[0]), int(got[1])),
                                      original(la, lb, budget))
-
-    def test_whole_word_masking_masks_every_piece_of_a_word(self):
-        t = tokenizer()
-        config = pretraining.PretrainingDataConfig(
-            max_seq_length=64, max_predictions_per_seq=10,
-            whole_word_mask=True)
-        ids = t.pack([t.tokenize(tf.constant(
-            ["unaffable hyperparameters reconsidered " * 3])),
-            t.tokenize(tf.constant(["antidisestablishmentarianism"]))],
-            64)["input_word_ids"]
-        ragged = tf.RaggedTensor.from_tensor(ids, padding=t.pad_id)
-        continuation = tf.constant([w.startswith("##") for w in t.vocab])
-        for seed in range(5):
-            _, positions, _ = pretraining.mask_batch(
-                ragged, tf.constant([seed, 3], tf.int64), t, config,
-                continuation)
-            chosen = set(positions.to_list()[0])
-            pieces = [w.decode() for w in t.id_to_token(ids[0]).numpy()]
-            for p in chosen:  # a selected piece's word is wholly selected
-                if pieces[p].startswith("##"):
-                    self.assertIn(p - 1, chosen)
-                if p + 1 < len(pieces) and pieces[p + 1].startswith("##") \
-                        and len(chosen) < 10:
-                    self.assertIn(p + 1, chosen)
 
     def test_static_tfrecords_hold_the_pipeline_examples_in_google_format(
             self):
@@ -257,8 +274,9 @@ class PretrainingDataTest(tf.test.TestCase):
     def test_max_predictions_too_small_is_an_error(self):
         with self.assertRaisesRegex(
                 pretraining.PretrainingDataError,
-                "max_predictions_per_seq 20 is too small: masking 15% of up "
-                "to 509 pieces selects up to 77"):
+                r"max_predictions_per_seq 20 is too small: masking 15% of up "
+                r"to 512 pieces \(\[CLS\] and \[SEP\] counted, as the "
+                r"original counts them\) selects up to 77"):
             pretraining.PretrainingDataConfig(max_seq_length=512,
                                               max_predictions_per_seq=20)
 
@@ -280,15 +298,26 @@ class PretrainingDataTest(tf.test.TestCase):
                          batch["masked_lm_ids"][batch["masked_lm_weights"]
                                                 > 0])
 
-    def test_single_document_corpus_is_an_error(self):
+    def test_single_document_corpus_is_an_error_naming_the_file(self):
         path = self.create_tempfile(content="one sentence .\nanother .\n"
                                     ).full_path
-        dataset = pretraining.pretraining_dataset(
-            [path], tokenizer(), pretraining.PretrainingDataConfig(
-                max_seq_length=32, max_predictions_per_seq=5), batch_size=2)
-        with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
-                                    "holds a single document"):
-            next(iter(dataset))
+        with self.assertRaisesRegex(
+                pretraining.PretrainingDataError,
+                f"{re.escape(path)}: 1 document\\(s\\) in all; next-sentence "
+                "negatives need at least two documents"):
+            pretraining.pretraining_dataset(
+                [path], tokenizer(), pretraining.PretrainingDataConfig(
+                    max_seq_length=32, max_predictions_per_seq=5),
+                batch_size=2)
+
+    def test_more_input_pipelines_than_documents_is_an_error(self):
+        path = self.create_tempfile(content="one .\n\ntwo .\n").full_path
+        with self.assertRaisesRegex(pretraining.PretrainingDataError,
+                                    "2 documents for 4 input pipelines"):
+            pretraining.pretraining_dataset(
+                [path], tokenizer(), pretraining.PretrainingDataConfig(
+                    max_seq_length=32, max_predictions_per_seq=5),
+                batch_size=2, shard=(4, 0))
 
 
 class GoogleTfrecordInputTest(tf.test.TestCase):

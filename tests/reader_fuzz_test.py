@@ -22,8 +22,8 @@ import tensorflow as tf
 from bert_tf import configs
 from bert_tf import tokenization
 from bert_tf.data import conll
+from bert_tf.data import document_index
 from bert_tf.data import glue
-from bert_tf.data import pretraining
 from bert_tf.data import squad
 from bert_tf.data import swag
 
@@ -258,8 +258,10 @@ class ReaderFuzzTest(tf.test.TestCase):
     def test_pretraining_text_documents_are_blank_line_separated(self, raw):
         """Any bytes parse: documents are the runs of non-blank lines."""
         path = _write(raw, "corpus.txt")
-        documents = [[s.decode("utf-8", "replace") for s in d.numpy()]
-                     for d in pretraining.read_documents([path])]
+        index = document_index.DocumentIndex.for_files([path])
+        documents = [[s.decode("utf-8", "replace")
+                      for s in index.sentences(i)]
+                     for i in range(index.num_documents)]
         text = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         expected, current = [], []
         for line in text.split(b"\n"):

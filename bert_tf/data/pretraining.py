@@ -1,36 +1,51 @@
 """Pre-training examples as a tf.data pipeline: NSP pairs and MLM masks.
 
 Shape legend: B batch, S max_seq_length, P max_predictions_per_seq,
-K instances of one document, T tokens of one document.
+K instances of one document, R random-next instances of one document.
 
 Input text is google-research/bert's format: one sentence per line, a blank
-line between documents. Per document, instances are cut as the original
-`create_pretraining_data.py` does:
-- one target length per document: S - 3, or with probability
+line between documents. Examples are made as the original
+`create_pretraining_data.py` makes them:
+- every epoch visits every document once, in a fresh random order over the
+  whole corpus (a seeded permutation of the document numbers of a
+  `bert_tf.data.document_index.DocumentIndex`, read by offset, so corpora
+  far larger than memory work); multi-worker input pipelines take disjoint
+  shares of each epoch's documents;
+- lines that tokenize to nothing are dropped, as the original drops them;
+- per document, one target length: S - 3, or with probability
   `short_seq_prob` a random length in [2, S - 3];
 - sentences are accumulated until the target is reached (or the document
   ends); a random number of them (at least one) becomes segment A;
-- with probability 0.5 (always when the chunk has one sentence) segment B is
-  taken from another document (never this one), starting at a random
-  sentence, up to the remaining length, and the unused sentences of the
-  chunk are put back; otherwise B is the rest of the chunk;
+- with probability 0.5 (always when the chunk has one sentence) segment B
+  is random: it starts at a random sentence of a document drawn uniformly
+  from the whole corpus (never this one), fresh for every such instance,
+  and runs up to the remaining length; the unused sentences of the chunk
+  are put back. Otherwise B is the rest of the chunk;
 - the pair is trimmed to S - 3 pieces from the longer side, each piece
-  from the front or the back with equal chance.
-Then `[CLS] A [SEP] B [SEP]`, segment ids 0/1, and masked LM: 15% of the
-pieces (never [CLS]/[SEP]/[PAD]; whole words with `whole_word_mask`) are
-selected by tf-text's `RandomItemSelector`, of which 80% become [MASK], 10%
-a random id and 10% stay.
+  from the front or the back with equal chance;
+- instances are mixed across documents in a shuffle buffer (documents
+  already come in random order, so the buffer need only break up the runs
+  of one document's instances);
+- `[CLS] A [SEP] B [SEP]`, segment ids 0/1, and masked LM exactly as the
+  original selects it (`bert_tf.data.masking`).
 
-Every random draw is stateless, keyed by (seed, epoch, document or batch
-index): the stream is a function of the seed alone, masks change every
-epoch, and an iterator checkpoint resumes it exactly.
+Every random draw is stateless, keyed by (seed, epoch, document) or (seed,
+input pipeline, batch): the stream is a function of the seed alone, masks
+change every epoch, and an iterator checkpoint resumes it exactly.
 """
 
+import atexit
 import dataclasses
+import threading
+import time
 
 from google.protobuf import message
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from bert_tf.data import document_index
+from bert_tf.data import masking
 
 FEATURES = ("input_word_ids", "input_mask", "input_type_ids",
             "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
@@ -66,14 +81,14 @@ class PretrainingDataConfig:
             raise PretrainingDataError(
                 f"max_seq_length {self.max_seq_length} is too short for "
                 "[CLS] A [SEP] B [SEP]")
-        needed = -(-int(self.masked_lm_prob * (self.max_seq_length - 3)
-                        * 1000) // 1000)
+        needed = max(1, round(self.masked_lm_prob * self.max_seq_length))
         if self.max_predictions_per_seq < needed:
             raise PretrainingDataError(
                 f"max_predictions_per_seq {self.max_predictions_per_seq} is "
                 f"too small: masking {self.masked_lm_prob:.0%} of up to "
-                f"{self.max_seq_length - 3} pieces selects up to {needed}; "
-                f"use --max_predictions_per_seq={needed} or more")
+                f"{self.max_seq_length} pieces ([CLS] and [SEP] counted, as "
+                f"the original counts them) selects up to {needed}; use "
+                f"--max_predictions_per_seq={needed} or more")
 
 
 def config_problem(values):
@@ -94,25 +109,31 @@ def config_problem(values):
     return None
 
 
-def _documents_of_file(text):
-    """One file's text -> ragged [documents, (sentences)] strings."""
-    lines = tf.strings.split(tf.strings.regex_replace(text, "\r\n?", "\n"),
-                             "\n")
-    blank = tf.strings.regex_full_match(lines, r"\s*")
-    document = tf.cumsum(tf.cast(blank, tf.int64))
-    keep = tf.logical_not(blank)
-    # Renumber densely: runs of blank lines make no empty documents.
-    _, document = tf.unique(tf.boolean_mask(document, keep))
-    return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(lines, keep),
-                                             tf.cast(document, tf.int64))
+def corpus_index(files, num_shards=1):
+    """The document index of `files`, checked to make pre-training pairs.
 
-
-def read_documents(files):
-    """Dataset of documents, each a 1-D tensor of sentence strings."""
-    return (tf.data.Dataset.from_tensor_slices(files)
-            .map(tf.io.read_file)
-            .map(_documents_of_file)
-            .unbatch())
+    Raises:
+        PretrainingDataError: no input, fewer than two documents (a random
+            B segment needs another document), or fewer documents than
+            input pipelines; naming the files.
+    """
+    if not files:
+        raise PretrainingDataError("no input files")
+    try:
+        index = document_index.DocumentIndex.for_files(files)
+    except (OSError, document_index.DocumentIndexError) as e:
+        raise PretrainingDataError(str(e)) from None
+    named = ", ".join(files)
+    if index.num_documents < 2:
+        raise PretrainingDataError(
+            f"{named}: {index.num_documents} document(s) in all; "
+            "next-sentence negatives need at least two documents (a blank "
+            "line between documents)")
+    if index.num_documents < num_shards:
+        raise PretrainingDataError(
+            f"{named}: {index.num_documents} documents for {num_shards} "
+            "input pipelines; each needs at least one")
+    return index
 
 
 def _seed(*parts):
@@ -123,9 +144,10 @@ def _seed(*parts):
     return tf.stack([mixed % 2147483647, (mixed // 2147483647) % 2147483647])
 
 
-def _uniform(seed, counter):
-    """Uniform float in [0, 1), as random.random."""
-    return tf.random.stateless_uniform([], _seed(seed[0], seed[1], counter))
+def _uniform(seed, counter, dtype=tf.float32, shape=()):
+    """Uniform floats in [0, 1), as random.random."""
+    return tf.random.stateless_uniform(
+        shape, _seed(seed[0], seed[1], counter), dtype=dtype)
 
 
 def _randint(seed, counter, low, high):
@@ -135,21 +157,20 @@ def _randint(seed, counter, low, high):
         maxval=tf.cast(high, tf.int64) + 1, dtype=tf.int64)
 
 
-def _instance_ranges(splits, partner_splits, seed, config):
+def _instance_ranges(splits, seed, config):
     """The original instance loop over one document, as token ranges.
 
     Args:
-        splits: int64 [S_doc + 1] sentence offsets into the document tokens.
-        partner_splits: int64 sentence offsets of another document.
+        splits: int64 [sentences + 1] sentence offsets into the tokens.
         seed: int64 [2], this document's seed.
 
     Returns:
-        int64 [K, 5] rows (a_lo, a_hi, b_lo, b_hi, is_random); B ranges of
-        random pairs index the partner document.
+        int64 [K, 6] rows (a_lo, a_hi, b_lo, b_hi, is_random, b_wanted):
+        B ranges of random pairs are empty; b_wanted is the length the
+        random B is filled up to.
     """
     max_tokens = config.max_seq_length - 3
     num_sentences = tf.shape(splits, out_type=tf.int64)[0] - 1
-    partner_sentences = tf.shape(partner_splits, out_type=tf.int64)[0] - 1
     target = tf.where(
         _uniform(seed, 0) < config.short_seq_prob,
         _randint(seed, 1, 2, max_tokens), tf.constant(max_tokens, tf.int64))
@@ -166,19 +187,12 @@ def _instance_ranges(splits, partner_splits, seed, config):
             random_next = tf.logical_or(chunk == 1,
                                         _uniform(seed, counter + 1) < 0.5)
             a_len = splits[a_end] - splits[start]
-            b_first = _randint(seed, counter + 2, 0, partner_sentences - 1)
-            wanted = tf.maximum(target - a_len, 1)
-            b_last = tf.searchsorted(
-                partner_splits, partner_splits[b_first] + wanted[None],
-                side="left", out_type=tf.int64)[0]
-            b_last = tf.clip_by_value(b_last, b_first + 1, partner_sentences)
             row = tf.where(
                 random_next,
-                tf.stack([splits[start], splits[a_end],
-                          partner_splits[b_first], partner_splits[b_last],
-                          tf.constant(1, tf.int64)]),
+                tf.stack([splits[start], splits[a_end], 0, 0, 1,
+                          tf.maximum(target - a_len, 1)]),
                 tf.stack([splits[start], splits[a_end], splits[a_end],
-                          splits[i + 1], tf.constant(0, tf.int64)]))
+                          splits[i + 1], 0, 0]))
             # A random B leaves the rest of the chunk for the next instance.
             next_i = tf.where(random_next, a_end, i + 1)
             return next_i, rows.write(rows.size(), row)
@@ -188,14 +202,14 @@ def _instance_ranges(splits, partner_splits, seed, config):
 
         next_i, rows = tf.cond(ready, emit, wait)
         next_start = tf.where(ready, next_i, start)
-        return next_i, next_start, counter + 3, rows
+        return next_i, next_start, counter + 2, rows
 
     _, _, _, rows = tf.while_loop(
         lambda i, *_: i < num_sentences, body,
         (tf.constant(0, tf.int64), tf.constant(0, tf.int64),
          tf.constant(2, tf.int64),
          tf.TensorArray(tf.int64, size=0, dynamic_size=True,
-                        element_shape=[5])))
+                        element_shape=[6])))
     return rows.stack()
 
 
@@ -211,24 +225,118 @@ def _trimmed_lengths(la, lb, budget):
     return la_new, lb_new
 
 
-def make_instances(sentences, partner_sentences, doc_seed, tokenizer,
-                   config):
-    """One document (+ a partner) -> (A pieces [K, (a)], B pieces [K, (b)],
-    is_random [K])."""
-    pieces = tokenizer.tokenize(sentences)  # [S_doc, (p)]
-    partner = tokenizer.tokenize(partner_sentences)
-    rows = _instance_ranges(pieces.row_splits, partner.row_splits, doc_seed,
-                            config)
-    a_lo, a_hi, b_lo, b_hi, is_random = tf.unstack(rows, num=5, axis=1)
-    # B of a random pair indexes the partner's tokens, after the document's.
-    tokens = tf.concat([pieces.flat_values, partner.flat_values], axis=0)
+class _Corpus:
+    """Sentences of indexed documents as TF ops (reads run in Python).
+
+    tf.data calls the reads from its own threads, ahead of the consumer. A
+    thread that needs Python while the interpreter is finalizing never gets
+    it, and the iterator's destructor then waits for it forever: a process
+    that exits with an iterator alive would hang. So at exit (before
+    finalizing) reads are refused, which stops the pipeline, and the reads
+    already running are waited for.
+    """
+
+    _closing = False
+    _running = 0
+    _lock = threading.Lock()
+
+    def __init__(self, index, tokenizer):
+        self.index = index
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def close_all(cls):
+        cls._closing = True
+        deadline = time.monotonic() + 10
+        while cls._running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # let the threads reach their refused reads
+
+    def _read(self, documents):
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the process is exiting")
+            type(self)._running += 1
+        try:
+            sentences = [self.index.sentences(int(d)) for d in documents]
+        finally:
+            with self._lock:
+                type(self)._running -= 1
+        flat = np.array([s for doc in sentences for s in doc] or [b""],
+                        dtype=object)[:sum(map(len, sentences))]
+        return flat, np.array([len(doc) for doc in sentences], np.int64)
+
+    def pieces(self, documents):
+        """int64 [D] document numbers -> ragged [D, (sentences), (pieces)]
+        ids, lines that tokenize to nothing dropped."""
+        flat, lengths = tf.numpy_function(self._read, [documents],
+                                          [tf.string, tf.int64],
+                                          stateful=False)
+        flat.set_shape([None])
+        lengths.set_shape([None])
+        pieces = tf.cast(self.tokenizer.tokenize(flat), tf.int64)
+        pieces = tf.RaggedTensor.from_row_lengths(pieces, lengths)
+        return tf.ragged.boolean_mask(pieces, pieces.row_lengths(axis=2) > 0)
+
+
+atexit.register(_Corpus.close_all)
+
+
+def _random_b_ranges(pieces, start, wanted):
+    """Where each random B lies in `pieces.flat_values`.
+
+    Args:
+        pieces: ragged [R, (sentences), (pieces)], the drawn documents.
+        start: float64 [R] in [0, 1), where in its document B starts.
+        wanted: int64 [R], the length B is filled up to.
+
+    Returns:
+        int64 [R] (lo, hi): from a random sentence, whole sentences until
+        `wanted` is reached or the document ends.
+    """
+    token_splits = pieces.values.row_splits  # sentence -> tokens
+    first_sentence, end_sentence = pieces.row_starts(), pieces.row_limits()
+    count = end_sentence - first_sentence
+    first = first_sentence + tf.cast(
+        tf.floor(start * tf.cast(count, tf.float64)), tf.int64)
+    lo = tf.gather(token_splits, first)
+    last = tf.searchsorted(token_splits, lo + wanted, side="left",
+                           out_type=tf.int64)
+    last = tf.minimum(tf.maximum(last, first + 1), end_sentence)
+    return lo, tf.gather(token_splits, last)
+
+
+def make_instances(corpus, document, doc_seed, config):
+    """One document -> (A pieces [K, (a)], B pieces [K, (b)], is_random
+    [K])."""
+    pieces = corpus.pieces(document[None])[0]  # [sentences, (pieces)]
+    rows = _instance_ranges(pieces.row_splits, doc_seed, config)
+    a_lo, a_hi, b_lo, b_hi, is_random, wanted = tf.unstack(rows, num=6,
+                                                           axis=1)
+    # Each random B: a document other than this one, uniformly, and a
+    # point in it; drawn for every instance, used by the random ones.
+    k = tf.shape(rows, out_type=tf.int64)[0]
+    others = corpus.index.num_documents - 1
+    other = tf.cast(tf.floor(_uniform(doc_seed, -2, tf.float64, [k])
+                             * others), tf.int64)
+    other += tf.cast(other >= document, tf.int64)
+    random_rows = tf.where(is_random > 0)[:, 0]
+    drawn = corpus.pieces(tf.gather(other, random_rows))
+    random_lo, random_hi = _random_b_ranges(
+        drawn, tf.gather(_uniform(doc_seed, -3, tf.float64, [k]),
+                         random_rows), tf.gather(wanted, random_rows))
+    # B of a random pair indexes the drawn tokens, after the document's.
+    tokens = tf.concat([pieces.flat_values, drawn.flat_values], axis=0)
     offset = tf.shape(pieces.flat_values, out_type=tf.int64)[0]
-    b_lo = b_lo + is_random * offset
-    b_hi = b_hi + is_random * offset
+    which = tf.where(is_random > 0, tf.cumsum(is_random) - 1,
+                     tf.size(random_rows, out_type=tf.int64))
+    b_lo = tf.where(is_random > 0, tf.gather(
+        tf.concat([random_lo + offset, [0]], 0), which), b_lo)
+    b_hi = tf.where(is_random > 0, tf.gather(
+        tf.concat([random_hi + offset, [0]], 0), which), b_hi)
     la, lb = a_hi - a_lo, b_hi - b_lo
     la_new, lb_new = _trimmed_lengths(la, lb, config.max_seq_length - 3)
     # Each removed piece comes off the front or the back with equal chance.
-    k = tf.shape(rows, out_type=tf.int64)[0]
     counts = tf.cast(tf.stack([la - la_new, lb - lb_new]), tf.float32)
     fronts = tf.cast(tf.random.stateless_binomial(
         [2, k], _seed(doc_seed[0], doc_seed[1], -1), counts, probs=0.5),
@@ -244,82 +352,16 @@ def make_instances(sentences, partner_sentences, doc_seed, tokenizer,
     return gather(a_lo, la_new), gather(b_lo, lb_new), is_random
 
 
-class _StatelessMaskValuesChooser(tf_text.MaskValuesChooser):
-    """tf-text's 80% [MASK] / 10% random id / 10% unchanged, with stateless
-    draws keyed by `seed` (the stock chooser draws from the global RNG,
-    which an iterator checkpoint cannot restore)."""
-
-    def __init__(self, vocab_size, mask_token, seed):
-        super().__init__(vocab_size, mask_token, mask_token_rate=0.8,
-                         random_token_rate=0.1)
-        self._seed = seed
-
-    def get_mask_values(self, masked_lm_ids):
-        ids = masked_lm_ids if masked_lm_ids.ragged_rank == 1 \
-            else masked_lm_ids.merge_dims(1, -1)
-        flat = ids.flat_values
-        shape = tf.shape(flat)
-        seed = self._seed
-        draw = tf.random.stateless_uniform(shape, _seed(seed[0], seed[1], 1))
-        random_ids = tf.random.stateless_uniform(
-            shape, _seed(seed[0], seed[1], 2), maxval=self.vocab_size,
-            dtype=flat.dtype)
-        values = tf.where(draw < 0.8, tf.cast(self.mask_token, flat.dtype),
-                          tf.where(draw < 0.9, random_ids, flat))
-        return ids.with_flat_values(values)
-
-
-def _word_ids(ids, is_continuation):
-    """[B, (S)] piece ids -> [B, (words), (pieces)], "##" pieces joined to
-    the word before them."""
-    starts = tf.logical_not(tf.gather(is_continuation, ids.flat_values))
-    word_index = tf.cumsum(tf.cast(starts, tf.int64)) - 1
-    words = tf.RaggedTensor.from_value_rowids(ids.flat_values, word_index)
-    # Regroup the words by sequence: a sequence's first piece starts a word.
-    first_words = tf.gather(word_index, ids.row_starts())
-    return tf.RaggedTensor.from_row_starts(words, first_words)
-
-
-def mask_batch(ids, batch_seed, tokenizer, config, is_continuation):
-    """MLM masking of packed ids [B, (S)]; returns (masked ids, positions
-    [B, (M)], original ids [B, (M)]) with M <= P."""
-    selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=config.max_predictions_per_seq,
-        selection_rate=config.masked_lm_prob,
-        unselectable_ids=[tokenizer.cls_id, tokenizer.sep_id,
-                          tokenizer.pad_id],
-        shuffle_fn=lambda x: tf.random.experimental.stateless_shuffle(
-            x, _seed(batch_seed[0], batch_seed[1], tf.reduce_sum(x),
-                     tf.size(x))))
-    chooser = _StatelessMaskValuesChooser(tokenizer.vocab_size,
-                                          tokenizer.mask_id, batch_seed)
-    items = _word_ids(ids, is_continuation) if config.whole_word_mask \
-        else ids
-    masked, positions, labels = tf_text.mask_language_model(
-        items, selector, chooser, axis=1)
-    masked = masked.merge_dims(1, -1) if masked.ragged_rank > 1 else masked
-    if config.whole_word_mask:
-        # Whole words can overshoot P pieces: keep the first P, and put the
-        # original ids back where the overshoot was masked.
-        keep = tf.ragged.range(positions.row_lengths()) \
-            < config.max_predictions_per_seq
-        dropped = tf.ragged.boolean_mask(positions, ~keep)
-        restore = tf.ragged.boolean_mask(labels, ~keep)
-        flat_index = tf.gather(masked.row_starts(), dropped.value_rowids()) \
-            + dropped.flat_values
-        masked = masked.with_flat_values(tf.tensor_scatter_nd_update(
-            masked.flat_values, flat_index[:, None], restore.flat_values))
-        positions = tf.ragged.boolean_mask(positions, keep)
-        labels = tf.ragged.boolean_mask(labels, keep)
-    return masked, positions, labels
-
-
 def _features(a, b, is_random, batch_seed, tokenizer, config,
               is_continuation):
     ids, types = tf_text.combine_segments([a, b], tokenizer.cls_id,
                                           tokenizer.sep_id)
-    masked, positions, labels = mask_batch(ids, batch_seed, tokenizer,
-                                           config, is_continuation)
+    masked, positions, labels = masking.mask_batch(
+        tf.cast(ids, tf.int64), batch_seed,
+        [tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id],
+        is_continuation, tokenizer.vocab_size, tokenizer.mask_id,
+        config.masked_lm_prob, config.max_predictions_per_seq,
+        config.whole_word_mask)
     word_ids, mask = tf_text.pad_model_inputs(masked, config.max_seq_length,
                                               pad_value=tokenizer.pad_id)
     type_ids, _ = tf_text.pad_model_inputs(types, config.max_seq_length)
@@ -338,18 +380,22 @@ def _features(a, b, is_random, batch_seed, tokenizer, config,
     }
 
 
-def _epochs(files, seed_offset, shard, num_epochs=None):
-    """Documents of every epoch in a fixed order: (epoch, index, sentences).
-    With `seed_offset`, shuffled (the partner stream)."""
-    documents = read_documents(files).enumerate()
+def document_order(num_documents, seed, shard=None, num_epochs=None):
+    """(epoch, document) of every epoch: each epoch a fresh permutation of
+    the document numbers (`tf.random.experimental.index_shuffle`, nothing
+    held in memory), this input pipeline's share of it with `shard`."""
+    positions = tf.data.Dataset.range(num_documents)
     if shard is not None:
-        documents = documents.shard(*shard)
-    stream = tf.data.Dataset.range(num_epochs or 2 ** 62).flat_map(
-        lambda epoch: documents.map(lambda i, s: (epoch, i, s)))
-    if seed_offset:
-        stream = stream.shuffle(1000, seed=seed_offset,
-                                reshuffle_each_iteration=True)
-    return stream
+        positions = positions.shard(*shard)
+    last = tf.constant(num_documents - 1, tf.int64)
+
+    def epoch_documents(epoch):
+        return positions.map(lambda i: (
+            epoch, tf.random.experimental.index_shuffle(
+                i, _seed(seed, epoch), last)))
+
+    return tf.data.Dataset.range(num_epochs or 2 ** 62).flat_map(
+        epoch_documents)
 
 
 def pretraining_dataset(files, tokenizer, config, batch_size,
@@ -369,44 +415,32 @@ def pretraining_dataset(files, tokenizer, config, batch_size,
 
     Returns:
         A `tf.data.Dataset` of dicts of `FEATURES`, [B, S] / [B, P] / [B].
+
+    Raises:
+        PretrainingDataError: see `corpus_index`.
     """
-    if not files:
-        raise PretrainingDataError("no input files")
+    corpus = _Corpus(corpus_index(files, shard[0] if shard else 1),
+                     tokenizer)
     is_continuation = tf.constant(
         [t.startswith("##") for t in tokenizer.vocab], tf.bool)
-    main = _epochs(files, 0, shard, num_epochs)
-    # B of a random pair comes from a shuffled stream of the documents; the
-    # first of three consecutive ones that is not this document, else the
-    # next document in file order (another one whenever there are two).
-    candidates = [_epochs(files, config.seed + 1, shard).skip(k)
-                  for k in range(3)] + [main.skip(1)]
+    pipeline = shard[1] if shard else 0
 
-    def pick_partner(doc, *candidates):
-        epoch, index, sentences = doc
-        different = tf.stack([c[1] != index for c in candidates])
-        tf.debugging.assert_equal(
-            tf.reduce_any(different), True,
-            "pre-training input holds a single document: next-sentence "
-            "negatives need at least two (blank line between documents)")
-        choice = tf.argmax(tf.cast(different, tf.int32), output_type=tf.int32)
-        partner = tf.switch_case(choice,
-                                 [lambda c=c: c[2] for c in candidates])
-        return epoch, index, sentences, partner
+    def instances(epoch, document):
+        return make_instances(corpus, document,
+                              _seed(config.seed, epoch, document), config)
 
-    def instances(epoch, index, sentences, partner):
-        a, b, is_random = make_instances(
-            sentences, partner, _seed(config.seed, epoch, index), tokenizer,
-            config)
-        return tf.data.Dataset.from_tensor_slices((a, b, is_random))
-
-    dataset = tf.data.Dataset.zip((main, *candidates)).map(pick_partner)
-    dataset = dataset.flat_map(instances)
+    dataset = document_order(corpus.index.num_documents, config.seed + 1,
+                             shard, num_epochs)
+    dataset = dataset.map(instances, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    dataset = dataset.flat_map(
+        lambda *instance: tf.data.Dataset.from_tensor_slices(instance))
     dataset = dataset.shuffle(shuffle_buffer, seed=config.seed,
                               reshuffle_each_iteration=True)
     dataset = dataset.ragged_batch(batch_size,
                                    drop_remainder=num_epochs is None)
     dataset = dataset.enumerate().map(
-        lambda i, batch: _features(*batch, _seed(config.seed, i, 7),
+        lambda i, batch: _features(*batch, _seed(config.seed, pipeline, i, 7),
                                    tokenizer, config, is_continuation),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
