@@ -209,6 +209,29 @@ class PretrainingDataTest(tf.test.TestCase):
             self.assertAllEqual(np.sort(np.r_[first[epoch], second[epoch]]),
                                 np.arange(1000))
 
+    def test_process_exits_while_the_pipeline_is_still_reading(self):
+        # tf.data threads call the document reads (Python); one waiting for
+        # the interpreter while it finalizes used to hang the exit forever.
+        script = (
+            "import sys\n"
+            "from bert_tf import tokenization\n"
+            "from bert_tf.data import pretraining\n"
+            "t = tokenization.BertTokenizer(sys.argv[2])\n"
+            "d = pretraining.pretraining_dataset([sys.argv[1]], t,\n"
+            "    pretraining.PretrainingDataConfig(max_seq_length=128,\n"
+            "    max_predictions_per_seq=20), batch_size=32,\n"
+            "    shuffle_buffer=10000)\n"
+            "it = iter(d)\n"
+            "next(it), next(it)  # the threads go on reading ahead\n"
+            "print('exiting', flush=True)\n")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run(
+            [sys.executable, "-c", script, self.corpus,
+             os.path.join(testing.minilm_dir(), "vocab.txt")],
+            cwd=root, capture_output=True, text=True, timeout=240)
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertIn("exiting", done.stdout)
+
     def test_trimmed_lengths_follow_the_original_rule(self):
         def original(la, lb, budget):
             while la + lb > budget:

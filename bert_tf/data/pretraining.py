@@ -232,36 +232,39 @@ class _Corpus:
     thread that needs Python while the interpreter is finalizing never gets
     it, and the iterator's destructor then waits for it forever: a process
     that exits with an iterator alive would hang. So at exit (before
-    finalizing) reads are refused, which stops the pipeline, and the reads
-    already running are waited for.
+    finalizing) every read is refused, which stops each pipeline with an
+    error it never delivers, and the exit waits until no thread has asked
+    for a read for a while.
     """
 
     _closing = False
-    _running = 0
+    _opened = False
+    _asked = 0  # reads asked for, refused ones included
     _lock = threading.Lock()
 
     def __init__(self, index, tokenizer):
         self.index = index
         self.tokenizer = tokenizer
+        type(self)._opened = True
 
     @classmethod
-    def close_all(cls):
+    def close_all(cls, quiet=0.5, limit=30):
+        if not cls._opened:
+            return
         cls._closing = True
-        deadline = time.monotonic() + 10
-        while cls._running and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.1)  # let the threads reach their refused reads
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            asked = cls._asked
+            time.sleep(quiet)  # the reading threads may take Python now
+            if cls._asked == asked:
+                return
 
     def _read(self, documents):
         with self._lock:
-            if self._closing:
-                raise RuntimeError("the process is exiting")
-            type(self)._running += 1
-        try:
-            sentences = [self.index.sentences(int(d)) for d in documents]
-        finally:
-            with self._lock:
-                type(self)._running -= 1
+            type(self)._asked += 1
+        if self._closing:
+            raise RuntimeError("the process is exiting")
+        sentences = [self.index.sentences(int(d)) for d in documents]
         flat = np.array([s for doc in sentences for s in doc] or [b""],
                         dtype=object)[:sum(map(len, sentences))]
         return flat, np.array([len(doc) for doc in sentences], np.int64)
