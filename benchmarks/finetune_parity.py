@@ -24,9 +24,9 @@ virtual environment of its own: see its docstring) on the same examples,
 as read by bert_tf's readers and written to JSON lines; it is rerun only
 with --reference_python. Every run's result (both stacks) is kept in
 benchmarks/finetune_parity_results.jsonl; a run replaces the rows of the
-tasks it runs and the table is made from the whole file. MRPC, STS-B and SQuAD are not in the table: the real
-rows on this machine (6 MRPC pairs, 9 STS-B pairs, 19 SQuAD questions) are
-too few to fine-tune on.
+tasks it runs and the table is made from the whole file. MRPC, STS-B and
+SQuAD are not in the table: the real rows on this machine (6 MRPC pairs,
+9 STS-B pairs, 19 SQuAD questions) are too few to fine-tune on.
 
 Writes the table (mean, spread and every seed of both stacks) to
 benchmarks/RESULTS.md, section "finetune parity".
@@ -168,7 +168,7 @@ def write_conll_task(split, source, data_dir, splits_dir):
     return task_dir
 
 
-def run_ours(task, task_dir, split, seed, workdir):
+def run_ours(task, task_dir, split, seed, workdir, optimizer="adamw"):
     from tasks import finetuning
 
     run = finetuning.FinetuningRun(
@@ -176,7 +176,8 @@ def run_ours(task, task_dir, split, seed, workdir):
         init_checkpoint=minilm_dir(), do_train=True, do_eval=True,
         max_seq_length=128, train_batch_size=16, eval_batch_size=64,
         learning_rate=5e-5, num_train_epochs=split.epochs,
-        warmup_proportion=0.1, seed=seed, save_checkpoints_steps=10**9)
+        warmup_proportion=0.1, optimizer=optimizer, seed=seed,
+        save_checkpoints_steps=10**9)
     start = time.time()
     scores, _ = finetuning.run(run)
     return {"stack": "bert_tf", "task": task, "seed": seed,
@@ -203,7 +204,8 @@ resolved by three seeds; docs/finetuning.md ("Accuracy against other
 stacks") compares the two stacks on identical batches instead."""
 
 
-def _summary(values):
+def summary(values):
+    """Mean and spread (largest minus smallest) of `values`."""
     mean = sum(values) / len(values)
     return mean, max(values) - min(values)
 
@@ -222,7 +224,7 @@ def table(rows):
         if not ours or not reference:
             continue
         (ours_mean, ours_spread), (ref_mean, ref_spread) = \
-            _summary(ours), _summary(reference)
+            summary(ours), summary(reference)
         lines.append(
             f"| {task} | {split.metric} | {ours_mean:.4f} | "
             f"{ours_spread:.4f} | {ref_mean:.4f} | {ref_spread:.4f} | "
@@ -232,19 +234,20 @@ def table(rows):
     return "\n".join(lines)
 
 
-def _read_results():
-    if not os.path.exists(RESULTS_FILE):
+def read_results(path=RESULTS_FILE):
+    """The rows of a results file (none if it is absent)."""
+    if not os.path.exists(path):
         return []
-    with open(RESULTS_FILE, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _save(rows):
-    """Rewrites the results file (atomically: a killed run loses nothing
+def save_results(rows, path=RESULTS_FILE):
+    """Rewrites a results file (atomically: a killed run loses nothing
     that was saved before)."""
-    staging = RESULTS_FILE + ".tmp"
+    staging = path + ".tmp"
     _write_lines(staging, [json.dumps(r) + "\n" for r in rows])
-    os.replace(staging, RESULTS_FILE)
+    os.replace(staging, path)
 
 
 def main(argv):
@@ -254,7 +257,7 @@ def main(argv):
     if unknown:
         sys.exit(f"error: --tasks: unknown {sorted(unknown)}; one of "
                  f"{', '.join(SPLITS)}")
-    rows = _read_results()
+    rows = read_results()
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = os.path.join(scratch, "data")
         splits_dir = os.path.join(scratch, "splits")
@@ -274,13 +277,13 @@ def main(argv):
                 rows.append(run_ours(task, task_dir, split, seed,
                                      os.path.join(scratch, f"{task}-{seed}")))
                 print(json.dumps(rows[-1]), flush=True)
-                _save(rows)
+                save_results(rows)
             for seed in seeds if FLAGS.reference_python else ():
                 rows = [r for r in rows if (r["task"], r["stack"], r["seed"])
                         != (task, "hf_transformers", seed - 1)]
                 rows.append(run_reference(task, splits_dir, split, seed - 1))
                 print(json.dumps(rows[-1]), flush=True)
-                _save(rows)
+                save_results(rows)
     body = table(rows)
     print(body)
     if FLAGS.write:
