@@ -31,7 +31,7 @@ import re
 from absl import logging
 import numpy as np
 
-from bert_tf import configs
+from bert_tf import errors
 
 # A safetensors header lists names, dtypes, shapes and offsets: ~100 bytes a
 # tensor, 20 KB for BERT-Base. The library itself accepts up to 100 MB.
@@ -40,15 +40,8 @@ SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8,
                         "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
-class CheckpointConfigError(CheckpointError, configs.ConfigError):
-    """A checkpoint's config file is malformed or does not fit its weights.
-
-    Both a `CheckpointError` and a `ConfigError`, so either handler sees it.
-    """
+CheckpointError = errors.CheckpointError
+CheckpointConfigError = errors.CheckpointConfigError
 
 
 # ------------------------------------------------------------------ files

@@ -18,6 +18,8 @@ import math
 import os
 from typing import Optional
 
+from bert_tf import errors
+
 # `hidden_act` names and what they compute. "gelu" is the exact erf form used
 # by the 2018 release and by HF; the tanh approximation only when asked for.
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh",
@@ -45,8 +47,7 @@ LIMITS = {
 MAX_CONFIG_BYTES = 16 << 20
 
 
-class ConfigError(ValueError):
-    """A BERT config that is missing fields or inconsistent."""
+ConfigError = errors.ConfigError
 
 
 # What validation errors name as the config's origin (a file path when read).

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bert_tf.data import glue
+from bert_tf import file_io
 from bert_tf.data import squad_features
 
 PREDICTIONS_FILE = "predictions.json"
@@ -215,7 +215,7 @@ def write_predictions(output_dir: str,
     paths = []
     for name, value in files:
         path = os.path.join(output_dir, name)
-        glue.write_text_atomically(
+        file_io.atomic_write(
             path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths

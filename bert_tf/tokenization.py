@@ -34,6 +34,8 @@ import os
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bert_tf import errors
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 # RE2 character classes of the original's tests (tokenization.py's
@@ -56,8 +58,7 @@ _SPACED = f"[{_CJK}{_PUNCTUATION}]"
 _ASCII_LINE = r"[\t\n\r -~]*"
 
 
-class VocabError(ValueError):
-    """A vocabulary file that cannot be used."""
+VocabError = errors.VocabError
 
 
 def load_vocab(path, required=SPECIAL_TOKENS):

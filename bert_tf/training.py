@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from bert_tf import distribute
+from bert_tf import errors
 
 
 # --mixed_precision values -> Keras dtype policies.
@@ -58,8 +59,7 @@ class TrainingConfig:
     keep_checkpoints: int = 3
 
 
-class CheckpointRestoreError(ValueError):
-    """No checkpoint of an output directory could be read back."""
+CheckpointRestoreError = errors.CheckpointRestoreError
 
 
 def _restore_newest_readable(checkpoint, paths):

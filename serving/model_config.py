@@ -18,6 +18,8 @@ import os
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from bert_tf import file_io
+
 CONFIG_FILE = "models.config"
 BATCHING_FILE = "batching.config"
 # A BatchingParameters text proto (tensorflow_serving/servables/tensorflow/
@@ -52,14 +54,8 @@ def write(base_dir):
         entry.base_path = path
         entry.model_platform = "tensorflow"
     path = os.path.join(base_dir, CONFIG_FILE)
-    staging = f"{path}.tmp-{os.getpid()}"
-    with open(staging, "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(config))
-    os.replace(staging, path)
+    file_io.atomic_write(path, text_format.MessageToString(config))
     batching = os.path.join(base_dir, BATCHING_FILE)
     if not os.path.exists(batching):
-        with open(f"{batching}.tmp-{os.getpid()}", "w",
-                  encoding="utf-8") as f:
-            f.write(BATCHING_EXAMPLE)
-        os.replace(f.name, batching)
+        file_io.atomic_write(batching, BATCHING_EXAMPLE)
     return path

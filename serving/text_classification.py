@@ -31,6 +31,9 @@ The pieces every task family's module shares are here too:
 
 import tensorflow as tf
 
+from bert_tf.layers import encoder as encoder_lib
+from serving import signatures
+
 _STRING = tf.TensorSpec([None], tf.string)
 
 # Longest raw text (bytes, per input and row) an export accepts by default;
@@ -38,7 +41,6 @@ _STRING = tf.TensorSpec([None], tf.string)
 DEFAULT_MAX_TEXT_BYTES = 1 << 20
 # Tokens (rows x padded length) of one model call inside an export.
 CHUNK_TOKENS = 4096
-_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 
 def tokenized_signature(outputs_fn, prefix_shape=()):
@@ -59,12 +61,13 @@ def tokenized_signature(outputs_fn, prefix_shape=()):
 def _equal_shapes(inputs):
     """`inputs` after a check that their shapes are equal: the model would
     broadcast some mismatches silently and fail deep inside on others."""
-    shapes = [tf.shape(inputs[name]) for name in _INPUT_NAMES]  # one rank
+    names = encoder_lib.INPUT_NAMES
+    shapes = [tf.shape(inputs[name]) for name in names]  # one rank
     same = tf.reduce_all([tf.reduce_all(tf.equal(shape, shapes[0]))
                           for shape in shapes[1:]])
     message = tf.strings.format(
         "the tokenized inputs must have equal shapes; got "
-        + ", ".join(f"{name} {{}}" for name in _INPUT_NAMES), shapes)
+        + ", ".join(f"{name} {{}}" for name in names), shapes)
     check = tf.debugging.Assert(same, [message], name="equal_input_shapes")
     with tf.control_dependencies([check]):
         return {name: tf.identity(value) for name, value in inputs.items()}
@@ -122,7 +125,7 @@ def call_in_chunks(model, inputs, output_names, chunk_tokens=CHUNK_TOKENS):
 
     Args:
         model: a Keras model of the three int32 inputs.
-        inputs: dict of int32 [R, ..., L] tensors (`_INPUT_NAMES`).
+        inputs: dict of int32 [R, ..., L] tensors (`encoder_lib.INPUT_NAMES`).
         output_names: the outputs to return, each [R, ...].
         chunk_tokens: int. Tokens per call: bounds the activations.
 
@@ -294,8 +297,8 @@ class ClassifierServing(tf.Module):
     def method_names(self):
         """Signature -> TF Serving method name to set after saving."""
         if self.is_regression:
-            return {"regression": "tensorflow/serving/regress"}
-        return {"classification": "tensorflow/serving/classify"}
+            return {"regression": signatures.REGRESS_METHOD_NAME}
+        return {"classification": signatures.CLASSIFY_METHOD_NAME}
 
     def warmup_inputs(self):
         """One example request per raw-text signature (for warmup)."""

@@ -50,6 +50,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import distribute
+from bert_tf import file_io
 from bert_tf import optimization
 from bert_tf import tokenization
 from bert_tf import training
@@ -321,8 +322,5 @@ def predict(model, dataset, num_examples, jit_compile=False):
 
 def _write_json(path, value):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    staging = path + ".tmp"
-    with open(staging, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(staging, path)
+    file_io.atomic_write(path, json.dumps(value, indent=2, sort_keys=True)
+                         + "\n")

@@ -26,8 +26,8 @@ import sys
 from absl import app
 from absl import flags
 
+from bert_tf import errors
 from bert_tf import squad_metrics
-from bert_tf.data import glue as glue_data
 from bert_tf.data import squad as squad_data
 from tasks import flag_checks
 
@@ -59,22 +59,22 @@ def _read_mapping(path, value_types, what):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise glue_data.DataError(f"{path}: cannot read: "
+        raise errors.DataError(f"{path}: cannot read: "
                                   f"{e.strerror}") from None
     try:
         value = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
-        raise glue_data.DataError(f"{path}: not UTF-8 (byte offset "
+        raise errors.DataError(f"{path}: not UTF-8 (byte offset "
                                   f"{e.start})") from None
     except json.JSONDecodeError as e:
-        raise glue_data.DataError(f"{path}:{e.lineno}: not valid JSON: "
+        raise errors.DataError(f"{path}:{e.lineno}: not valid JSON: "
                                   f"{e.msg} (column {e.colno})") from None
     if not isinstance(value, dict):
-        raise glue_data.DataError(f"{path}: expected a JSON object {{id: "
+        raise errors.DataError(f"{path}: expected a JSON object {{id: "
                                   f"{what}}}, found {type(value).__name__}")
     for key, item in value.items():
         if not isinstance(item, value_types) or isinstance(item, bool):
-            raise glue_data.DataError(
+            raise errors.DataError(
                 f"{path}: {key!r}: expected {what}, found "
                 f"{type(item).__name__} {json.dumps(item)[:40]}")
     return value
@@ -102,7 +102,7 @@ def evaluate(data_file, predictions_file, na_prob_file=None,
     try:
         examples = squad_data.read_file(data_file)
     except OSError as e:
-        raise glue_data.DataError(f"{data_file}: cannot read: "
+        raise errors.DataError(f"{data_file}: cannot read: "
                                   f"{e.strerror}") from None
     predictions = _read_mapping(predictions_file, str, "an answer string")
     gold = {e.qas_id: [a.text for a in e.answers] for e in examples}
@@ -110,7 +110,7 @@ def evaluate(data_file, predictions_file, na_prob_file=None,
         try:
             return squad_metrics.evaluate_v1(gold, predictions)
         except ValueError as e:
-            raise glue_data.DataError(f"{data_file}: {e}") from None
+            raise errors.DataError(f"{data_file}: {e}") from None
     na_probs = None
     if na_prob_file:
         na_probs = _read_mapping(na_prob_file, (int, float), "a number")
@@ -118,7 +118,7 @@ def evaluate(data_file, predictions_file, na_prob_file=None,
         return squad_metrics.evaluate_v2(gold, predictions, na_probs,
                                          na_prob_thresh)
     except ValueError as e:
-        raise glue_data.DataError(f"{na_prob_file}: {e}") from None
+        raise errors.DataError(f"{na_prob_file}: {e}") from None
 
 
 def main(argv):
@@ -129,7 +129,7 @@ def main(argv):
     try:
         results = evaluate(argv[1], argv[2], FLAGS.na_prob_file,
                            FLAGS.na_prob_thresh, FLAGS.version)
-    except glue_data.DataError as e:
+    except errors.DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(results, indent=2 if "exact" in results else None))

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from bert_tf import tokenization
 from bert_tf.data import finetuning as finetuning_data
+from bert_tf.layers import encoder as encoder_lib
 from tests import testing
 
 WORDS = ("the movie was good bad long short and very quite a story of "
@@ -50,7 +51,7 @@ class ClassificationDatasetTest(tf.test.TestCase):
         for batch in batches:
             length = batch["input_word_ids"].shape[1]
             for row, index in enumerate(batch["example_index"]):
-                for name in finetuning_data.INPUT_NAMES:
+                for name in encoder_lib.INPUT_NAMES:
                     self.assertAllEqual(batch[name][row],
                                         expected[name][index][:length])
                 # The rest of the full-length encoding is padding.

@@ -3,9 +3,10 @@
 import glob
 import os
 
+from bert_tf import errors
 
-class InputFilesError(ValueError):
-    """Input file patterns that match nothing, or only empty files."""
+
+InputFilesError = errors.InputFilesError
 
 
 def expand_input_files(patterns):

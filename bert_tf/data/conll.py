@@ -59,9 +59,11 @@ import re
 from absl import logging
 import numpy as np
 
+from bert_tf import errors
+from bert_tf import file_io
 from bert_tf.data import glue
 
-DataError = glue.DataError
+DataError = errors.DataError
 
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 # Tag ids are positions in this tuple: the model's output order.
@@ -457,4 +459,4 @@ def write_predictions(path, sentences, predicted, document_starts=False):
         lines += [f"{word} {gold} {tag}" for word, gold, tag
                   in zip(sentence.words, sentence.tags, tags)]
         lines.append("")
-    glue.write_text_atomically(path, "\n".join(lines) + "\n")
+    file_io.atomic_write(path, "\n".join(lines) + "\n")

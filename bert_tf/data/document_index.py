@@ -33,6 +33,7 @@ import re
 from absl import logging
 import numpy as np
 
+from bert_tf import errors
 from bert_tf import file_io
 
 SUFFIX = ".docindex"
@@ -42,8 +43,7 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
 
 
-class DocumentIndexError(ValueError):
-    """A corpus file that cannot be indexed or read by its index."""
+DocumentIndexError = errors.DocumentIndexError
 
 
 def _lines(f):

@@ -33,7 +33,8 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+from bert_tf.layers import encoder as encoder_lib
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +149,7 @@ def _unpadded(features):
     """One example cut back to its own length (the batch it was tokenized
     in padded it to that batch's longest)."""
     out = {k: v for k, v in features.items() if k != "length"}
-    for name in INPUT_NAMES:
+    for name in encoder_lib.INPUT_NAMES:
         out[name] = features[name][..., :features["length"]]
     return out
 
@@ -188,10 +189,10 @@ def classification_dataset(tokenizer, texts_a, texts_b, labels, config):
     return _batched(
         dataset, config,
         length_fn=lambda f: tf.shape(f["input_word_ids"])[0],
-        padded_shapes={**{name: [None] for name in INPUT_NAMES},
+        padded_shapes={**{name: [None] for name in encoder_lib.INPUT_NAMES},
                        "label": [], "example_index": []},
         padding_values={**{name: tf.constant(0, tf.int32)
-                           for name in INPUT_NAMES},
+                           for name in encoder_lib.INPUT_NAMES},
                         "input_word_ids": tf.constant(tokenizer.pad_id,
                                                       tf.int32),
                         "label": tf.constant(0, columns["label"].dtype),
@@ -241,10 +242,11 @@ def multiple_choice_dataset(tokenizer, contexts, choices, labels, config):
     return _batched(
         dataset, config,
         length_fn=lambda f: tf.shape(f["input_word_ids"])[1],
-        padded_shapes={**{name: [num_choices, None] for name in INPUT_NAMES},
+        padded_shapes={**{name: [num_choices, None]
+                          for name in encoder_lib.INPUT_NAMES},
                        "label": [], "example_index": []},
         padding_values={**{name: tf.constant(0, tf.int32)
-                           for name in INPUT_NAMES},
+                           for name in encoder_lib.INPUT_NAMES},
                         "input_word_ids": tf.constant(tokenizer.pad_id,
                                                       tf.int32),
                         "label": tf.constant(0, tf.int32),

@@ -32,18 +32,14 @@ from collections.abc import Sequence
 
 from absl import logging
 
+from bert_tf import errors
 from bert_tf import file_io
 
 _BOM = b"\xef\xbb\xbf"
 _LOGGED_SKIPS = 5  # QQP: skipped rows named in the warning.
 
 
-class DataError(ValueError):
-    """Task data that cannot give correct examples.
-
-    The message starts with the place: 'FILE:LINE: ', or 'FILE: ' / 'DIR: '
-    when it concerns a whole file or directory.
-    """
+DataError = errors.DataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -416,11 +412,4 @@ def write_submission(path: str, task: GlueTask, examples: Sequence[Example],
                     f"class id of {task.name} (0..{len(task.labels) - 1})")
             value = task.labels[class_id]
         lines.append(f"{example.index}\t{value}")
-    write_text_atomically(path, "\n".join(lines) + "\n")
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    """Writes UTF-8 `text` to a temporary file beside `path`, then renames it
-    over `path`, so readers never see a partial file (mode: as the umask
-    gives any new file)."""
-    file_io.atomic_write(path, text)
+    file_io.atomic_write(path, "\n".join(lines) + "\n")

@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bert_tf import errors
 from bert_tf.data import document_index
 from bert_tf.data import masking
 
@@ -52,8 +53,7 @@ FEATURES = ("input_word_ids", "input_mask", "input_type_ids",
             "next_sentence_labels")
 
 
-class PretrainingDataError(ValueError):
-    """Pre-training input or settings that cannot give correct examples."""
+PretrainingDataError = errors.PretrainingDataError
 
 
 @dataclasses.dataclass(frozen=True)

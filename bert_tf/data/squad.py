@@ -14,7 +14,7 @@ How files are read:
   other key is required with its type, question ids are unique, strings
   are valid Unicode (JSON escapes can spell lone surrogates, which have no
   UTF-8 form), and an impossible question has no answers. Anything else is
-  a `glue.DataError` naming the file and the JSON path:
+  a `errors.DataError` naming the file and the JSON path:
   'FILE: data[0].paragraphs[3].qas[1]: ...'.
 - An answer whose `answer_start` does not point at its `text` in the
   context is not an error (real files have a few): it is counted and logged
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from absl import logging
 
-from bert_tf.data import glue
+from bert_tf import errors
 
 FILES = {
     "v1.1": {"train": "train-v1.1.json", "dev": "dev-v1.1.json"},
@@ -105,7 +105,7 @@ def read_split(data_dir: str, split: str, version: str = "v1.1",
 
     Raises:
         ValueError: unknown version or split.
-        glue.DataError: the file is missing or not valid SQuAD JSON.
+        errors.DataError: the file is missing or not valid SQuAD JSON.
     """
     if version not in FILES:
         raise ValueError(f"unknown SQuAD version {version!r}; expected one "
@@ -116,7 +116,7 @@ def read_split(data_dir: str, split: str, version: str = "v1.1",
                          f"{', '.join(files)}")
     path = os.path.join(data_dir, files[split])
     if not os.path.isfile(path):
-        raise glue.DataError(
+        raise errors.DataError(
             f"{data_dir}: SQuAD {version} {split} expects {files[split]} "
             f"(files for SQuAD {version}: {', '.join(files.values())})")
     return read_file(path, mismatched)
@@ -133,7 +133,7 @@ def read_file(path: str,
             counted in a warning).
 
     Raises:
-        glue.DataError: see the module docstring.
+        errors.DataError: see the module docstring.
     """
     root = _load_json(path)
     _expect(root, dict, path, "the top level")
@@ -154,7 +154,7 @@ def read_file(path: str,
                 at = f"{where}.qas[{k}]"
                 example = _example(qa, context, title, path, at, mismatches)
                 if example.qas_id in seen:
-                    raise glue.DataError(
+                    raise errors.DataError(
                         f"{path}: {at}: duplicate question id "
                         f"{example.qas_id!r} (first at {seen[example.qas_id]})")
                 seen[example.qas_id] = at
@@ -184,12 +184,12 @@ def _load_json(path):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise glue.DataError(f"{path}: not UTF-8 (byte 0x{raw[e.start]:02x} "
+        raise errors.DataError(f"{path}: not UTF-8 (byte 0x{raw[e.start]:02x} "
                              f"at byte offset {e.start})") from None
     try:
         return json.loads(text.removeprefix(_BOM))
     except json.JSONDecodeError as e:
-        raise glue.DataError(f"{path}:{e.lineno}: not valid JSON: {e.msg} "
+        raise errors.DataError(f"{path}:{e.lineno}: not valid JSON: {e.msg} "
                              f"(column {e.colno})") from None
 
 
@@ -203,7 +203,7 @@ def _expect(value, kind, path, where):
                                           and isinstance(value, bool))
     if not ok:
         place = f"{path}: {where}" if where else path
-        raise glue.DataError(f"{place}: expected {_TYPE_NAMES[kind]}, found "
+        raise errors.DataError(f"{place}: expected {_TYPE_NAMES[kind]}, found "
                              f"{type(value).__name__} {_short(value)}")
     return value
 
@@ -216,7 +216,7 @@ def _short(value):
 def _get(obj, key, kind, path, where):
     if key not in obj:
         place = f"{path}: {where}" if where else path
-        raise glue.DataError(f"{place}: missing key {key!r}")
+        raise errors.DataError(f"{place}: missing key {key!r}")
     return _expect(obj[key], kind, path, f"{where}.{key}" if where else key)
 
 
@@ -225,7 +225,7 @@ def _string(value, path, where):
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise glue.DataError(
+        raise errors.DataError(
             f"{path}: {where}: not valid Unicode (lone surrogate "
             f"U+{ord(value[e.start]):04X} at character {e.start})") from None
     return value
@@ -250,7 +250,7 @@ def _example(qa, context, title, path, where, mismatches):
     _expect(qa, dict, path, where)
     qas_id = _string(_get(qa, "id", str, path, where), path, f"{where}.id")
     if not qas_id:
-        raise glue.DataError(f"{path}: {where}.id: empty question id")
+        raise errors.DataError(f"{path}: {where}.id: empty question id")
     question = _string(_get(qa, "question", str, path, where), path,
                        f"{where}.question")
     answers = _answers(qa, "answers", context, path, where, mismatches,
@@ -258,7 +258,7 @@ def _example(qa, context, title, path, where, mismatches):
     impossible = _expect(qa.get("is_impossible", False), bool, path,
                          f"{where}.is_impossible")
     if impossible and answers:
-        raise glue.DataError(f"{path}: {where}: is_impossible is true but "
+        raise errors.DataError(f"{path}: {where}: is_impossible is true but "
                              f"it has {len(answers)} answers")
     plausible = _answers(qa, "plausible_answers", context, path, where,
                          None, qas_id) if "plausible_answers" in qa else ()

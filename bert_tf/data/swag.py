@@ -8,7 +8,7 @@ Columns are found by header name. An example's context is `sent1`; its four
 choices are `sent2 + " " + ending_i` (`MultipleChoiceExample.choices`).
 
 Files are read as `glue` reads its TSVs: UTF-8, an optional byte-order mark,
-LF or CRLF, blank lines ignored, and every problem a `glue.DataError` whose
+LF or CRLF, blank lines ignored, and every problem a `errors.DataError` whose
 message starts with 'FILE:LINE: ' (the line a CSV record starts on), or
 'FILE: ' / 'DIR: '.
 """
@@ -20,7 +20,8 @@ import math
 import os
 from collections.abc import Sequence
 
-from bert_tf.data import glue
+from bert_tf import errors
+from bert_tf import file_io
 
 NUM_CHOICES = 4
 FILES = {"train": "train.csv", "dev": "val.csv", "test": "test.csv"}
@@ -66,14 +67,14 @@ def read_split(data_dir: str, split: str) -> list[MultipleChoiceExample]:
 
     Raises:
         ValueError: `split` is not a key of `FILES`.
-        glue.DataError: the file is missing, empty, or malformed.
+        errors.DataError: the file is missing, empty, or malformed.
     """
     if split not in FILES:
         raise ValueError(f"SWAG has no split {split!r}; expected one of "
                          f"{', '.join(FILES)}")
     path = os.path.join(data_dir, FILES[split])
     if not os.path.isfile(path):
-        raise glue.DataError(
+        raise errors.DataError(
             f"{data_dir}: SWAG {split} expects {FILES[split]} (files for "
             f"SWAG: {', '.join(FILES.values())})")
     return read_file(path, labelled=split != "test")
@@ -90,7 +91,7 @@ def read_file(path: str, labelled: bool = True
     try:
         header = next(reader, None)
         if header is None:
-            raise glue.DataError(f"{path}: empty file, no SWAG header")
+            raise errors.DataError(f"{path}: empty file, no SWAG header")
         column = _columns(path, header, labelled)
         line_no = reader.line_num + 1
         for row in reader:
@@ -99,16 +100,16 @@ def read_file(path: str, labelled: bool = True
             if not row:
                 continue
             if len(row) != len(header):
-                raise glue.DataError(
+                raise errors.DataError(
                     f"{where}: expected {len(header)} comma-separated "
                     f"fields (as the header), found {len(row)}")
             examples.append(_example(
                 row, column, where, f"{stem}-{len(examples)}",
                 str(len(examples))))
     except csv.Error as e:
-        raise glue.DataError(f"{path}:{line_no}: bad CSV: {e}") from None
+        raise errors.DataError(f"{path}:{line_no}: bad CSV: {e}") from None
     if not examples:
-        raise glue.DataError(f"{path}: no examples in the SWAG file")
+        raise errors.DataError(f"{path}: no examples in the SWAG file")
     return examples
 
 
@@ -119,7 +120,7 @@ def _decode(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line_no = data.count(b"\n", 0, e.start) + 1
-        raise glue.DataError(
+        raise errors.DataError(
             f"{path}:{line_no}: not UTF-8 (byte 0x{data[e.start]:02x})"
         ) from None
     return text.removeprefix("\ufeff")
@@ -130,12 +131,12 @@ def _columns(path, header, labelled):
     required = ("sent1", "sent2") + ENDINGS + (("label",) if labelled else ())
     missing = [name for name in required if name not in header]
     if missing:
-        raise glue.DataError(
+        raise errors.DataError(
             f"{path}:1: SWAG header lacks column(s) {', '.join(missing)}; "
             f"found {','.join(header)}")
     repeated = [name for name in required if header.count(name) > 1]
     if repeated:
-        raise glue.DataError(f"{path}:1: SWAG header repeats column(s) "
+        raise errors.DataError(f"{path}:1: SWAG header repeats column(s) "
                              f"{', '.join(repeated)}")
     column = {name: header.index(name) for name in required}
     if header[0] == "":
@@ -150,12 +151,12 @@ def _example(row, column, where, guid, row_number):
     endings = tuple(row[column[name]] for name in ENDINGS)
     for name, text in zip(("sent1",) + ENDINGS, (context,) + endings):
         if not text.strip():
-            raise glue.DataError(f"{where}: empty {name!r} text")
+            raise errors.DataError(f"{where}: empty {name!r} text")
     label = None
     if "label" in column:
         raw = row[column["label"]]
         if raw not in _LABELS:
-            raise glue.DataError(f"{where}: label {raw!r} is not one of "
+            raise errors.DataError(f"{where}: label {raw!r} is not one of "
                                  f"{', '.join(_LABELS)}")
         label = int(raw)
     example_id = row[column["id"]] if "id" in column else row_number
@@ -196,4 +197,4 @@ def write_predictions(path: str, examples: Sequence[MultipleChoiceExample],
         prediction = max(range(NUM_CHOICES), key=row.__getitem__)
         writer.writerow([example.example_id] + [f"{p:.6f}" for p in row]
                         + [prediction])
-    glue.write_text_atomically(path, out.getvalue())
+    file_io.atomic_write(path, out.getvalue())
