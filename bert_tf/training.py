@@ -120,26 +120,50 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
             `batch_size` = global batch / number of workers.
         config: `TrainingConfig`.
     """
+    model, optimizer = _build(strategy, build_model, build_optimizer)
+    iterator, local_replicas = _input(strategy, dataset_fn, config)
+    manager = _checkpointing(strategy, model, optimizer, iterator, config)
+    train_step = _train_step(strategy, model, optimizer, loss_fn, config,
+                             local_replicas)
+    return model, _loop(strategy, train_step, iterator, optimizer, manager,
+                        config)
+
+
+def _build(strategy, build_model, build_optimizer):
+    """The model and its optimizer, made in the strategy's scope (with
+    dynamic loss scaling under mixed_float16) and built."""
     with strategy.scope():
         model = build_model()
         optimizer = build_optimizer()
         if keras.mixed_precision.global_policy().name == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
-    # Each worker reads its own shard through a plain tf.data iterator (tf.
-    # distribute's own iterators cannot be checkpointed across workers) and
-    # hands each local replica its slice of the batch.
+    return model, optimizer
+
+
+def _input(strategy, dataset_fn, config):
+    """This worker's batches: (iterator, local replicas).
+
+    Each worker reads its own shard through a plain tf.data iterator (tf.
+    distribute's own iterators cannot be checkpointed across workers) and
+    hands each local replica its slice of the batch.
+    """
     num_workers = distribute.num_workers(strategy)
-    local_replicas = strategy.num_replicas_in_sync // num_workers
     context = tf.distribute.InputContext(
         num_input_pipelines=num_workers,
         input_pipeline_id=distribute.worker_index(strategy),
         num_replicas_in_sync=strategy.num_replicas_in_sync)
     iterator = iter(dataset_fn(context,
                                config.global_batch_size // num_workers))
+    return iterator, strategy.num_replicas_in_sync // num_workers
 
-    # Non-trainable variables include the dropout seed generators' states:
-    # restoring them makes a resumed run draw the masks it would have drawn.
+
+def _checkpointing(strategy, model, optimizer, iterator, config):
+    """The checkpoint manager, the newest readable checkpoint restored.
+
+    Non-trainable variables include the dropout seed generators' states:
+    restoring them makes a resumed run draw the masks it would have drawn.
+    """
     checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, iterator=iterator,
         model_state=list(model.non_trainable_variables))
@@ -149,12 +173,19 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
     _restore_newest_readable(checkpoint, manager.checkpoints)
     if manager.checkpoints:
         logging.info("Resumed at step %d", int(optimizer.iterations.numpy()))
+    return manager
 
+
+def _train_step(strategy, model, optimizer, loss_fn, config,
+                local_replicas):
+    """A tf.function: one batch from the iterator -> one optimizer step on
+    every replica; returns the metrics summed over replicas."""
     num_replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables
     # Keras matches dict inputs by position when extra keys are present, so
     # the model gets exactly its inputs (labels stay with the loss).
     input_names = list(model.input.keys())
+    loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
     @tf.function(jit_compile=config.jit_compile)
     def forward_backward(features):
@@ -164,7 +195,7 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
             loss, metrics = loss_fn(features, outputs)
             # Summed over replicas below: divide so the sum is the mean.
             scaled = loss / num_replicas
-            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            if loss_scaled:
                 scaled = optimizer.scale_loss(scaled)
         return tape.gradient(scaled, variables), metrics
 
@@ -177,7 +208,7 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
         context = tf.distribute.get_replica_context()
         grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         threshold = config.max_grad_norm
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        if loss_scaled:
             # Clipping commutes with the scale; the optimizer unscales,
             # and skips the step if anything overflowed.
             threshold = threshold * optimizer.dynamic_scale
@@ -205,6 +236,12 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
             lambda m: strategy.reduce(tf.distribute.ReduceOp.SUM, m,
                                       axis=None), metrics)
 
+    return train_step
+
+
+def _loop(strategy, train_step, iterator, optimizer, manager, config):
+    """Steps until `config.num_train_steps`, saving and logging on their
+    schedules; returns the logged history."""
     writer = tf.summary.create_file_writer(
         os.path.join(config.output_dir, "train")) \
         if distribute.is_chief(strategy) else tf.summary.create_noop_writer()
@@ -225,7 +262,7 @@ def train(strategy, build_model, build_optimizer, loss_fn, dataset_fn,
             history.append((step, _log(step, config, totals, start_step,
                                        start_time, writer)))
             totals, start_step, start_time = {}, step, time.time()
-    return model, history
+    return history
 
 
 def _scale(gradient, factor):
