@@ -38,6 +38,7 @@ from bert_tf.checkpoints import load_pretrainer  # noqa: E402
 from bert_tf.checkpoints import save_model  # noqa: E402
 from bert_tf.configs import BertConfig  # noqa: E402
 from bert_tf.configs import ConfigError  # noqa: E402
+from bert_tf.errors import Error  # noqa: E402
 from bert_tf.layers.encoder import BertEncoder  # noqa: E402
 from bert_tf.models import BertClassifier  # noqa: E402
 from bert_tf.models import BertMultipleChoice  # noqa: E402
@@ -49,7 +50,7 @@ from bert_tf.tokenization import BertTokenizer  # noqa: E402
 __all__ = [
     "BertClassifier", "BertConfig", "BertEncoder", "BertMultipleChoice",
     "BertPretrainer", "BertSpanLabeler", "BertTokenTagger", "BertTokenizer",
-    "CheckpointError", "ConfigError", "load_encoder", "load_model",
+    "CheckpointError", "ConfigError", "Error", "load_encoder", "load_model",
     "load_pretrainer", "save_model",
 ]
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ import os
 
 from absl.testing import absltest
 
+import bert_tf
 from bert_tf import checkpoint_checks
 from bert_tf import configs
 from bert_tf import data
@@ -37,7 +38,7 @@ class ErrorsTest(absltest.TestCase):
                 (document_index.DocumentIndexError,
                  errors.DocumentIndexError)]:
             self.assertIs(alias, error)
-            self.assertTrue(issubclass(error, errors.Error))
+            self.assertTrue(issubclass(error, bert_tf.Error))
             self.assertTrue(issubclass(error, ValueError))
 
     def test_every_reader_raises_a_data_error_naming_the_file(self):
