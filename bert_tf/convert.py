@@ -26,6 +26,7 @@ from absl import logging
 from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf import errors
 from bert_tf import tokenization
 from bert_tf.layers import encoder as encoder_lib
 
@@ -136,8 +137,7 @@ def main(argv):
                 target_format=FLAGS.to, bert_config_file=FLAGS.bert_config_file,
                 vocab_file=FLAGS.vocab_file, hidden_act=FLAGS.hidden_act,
                 skip_unknown_weights=FLAGS.skip_unknown_weights)
-    except (checkpoint_sources.CheckpointError, configs.ConfigError,
-            tokenization.VocabError, OSError) as e:
+    except (errors.Error, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {FLAGS.output}")

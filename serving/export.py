@@ -36,7 +36,7 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from bert_tf import checkpoints
-from bert_tf import configs
+from bert_tf import errors
 from bert_tf import tokenization
 from bert_tf.layers import encoder as encoder_lib
 from serving import encoder as encoder_export
@@ -60,7 +60,7 @@ SERVING_MODULES = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(errors.Error):
     """A model or export directory that cannot give a servable export."""
 
 
@@ -243,8 +243,7 @@ def main(argv):
             paths = [export(FLAGS.model_dir, FLAGS.export_dir, FLAGS.task,
                             FLAGS.serving_version,
                             max_text_bytes=FLAGS.max_text_bytes)]
-    except (ExportError, op_audit.UnservableOpError,
-            checkpoints.CheckpointError, configs.ConfigError) as e:
+    except errors.Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. the disk filled up: nothing was published

@@ -20,6 +20,8 @@ import json
 import subprocess
 import sys
 
+from bert_tf import errors
+
 # tf.text op -> first TF Serving release that links it.
 TF_TEXT_OPS = {
     "NormalizeUTF8": "2.0",
@@ -38,7 +40,7 @@ PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 DEFAULT_SERVING_VERSION = "2.21"
 
 
-class UnservableOpError(ValueError):
+class UnservableOpError(errors.Error):
     """An op the target TF Serving release does not have."""
 
 

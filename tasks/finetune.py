@@ -37,13 +37,10 @@ import sys
 from absl import app
 from absl import flags
 
-from bert_tf import checkpoint_sources
-from bert_tf import configs
 from bert_tf import distribute
+from bert_tf import errors
 from bert_tf import optimization
-from bert_tf import tokenization
 from bert_tf import training
-from bert_tf.data import glue as glue_data
 from bert_tf.data import squad_features
 from tasks import finetuning
 from tasks import flag_checks
@@ -218,9 +215,7 @@ def main(argv):
     del argv
     try:
         results, _ = finetuning.run(run_from_flags())
-    except (finetuning.FinetuningError, glue_data.DataError,
-            configs.ConfigError, checkpoint_sources.CheckpointError,
-            tokenization.VocabError) as e:
+    except errors.Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for split, values in results.items():

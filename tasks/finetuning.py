@@ -50,6 +50,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import distribute
+from bert_tf import errors
 from bert_tf import file_io
 from bert_tf import optimization
 from bert_tf import tokenization
@@ -111,7 +112,7 @@ class FinetuningRun:
         return self.jit_compile or self.distribution_strategy == "tpu"
 
 
-class FinetuningError(ValueError):
+class FinetuningError(errors.Error):
     """A run that cannot start: what is missing and how to give it."""
 
 

@@ -25,6 +25,7 @@ from absl import logging
 import tensorflow as tf
 
 from bert_tf import data
+from bert_tf import errors
 from bert_tf import tokenization
 from bert_tf.data import pretraining
 
@@ -129,8 +130,7 @@ def main(argv):
                                                FLAGS.do_lower_case)
         count = write_examples(files, tokenizer, config, FLAGS.output_file,
                                FLAGS.dupe_factor)
-    except (data.InputFilesError, pretraining.PretrainingDataError,
-            tokenization.VocabError) as e:
+    except errors.Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     logging.info("Wrote %d examples to %s", count,
