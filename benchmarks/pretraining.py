@@ -115,7 +115,7 @@ def max_predictions(seq_length):
     else the fewest `PretrainingDataConfig` accepts."""
     if seq_length in _MAX_PREDICTIONS:
         return _MAX_PREDICTIONS[seq_length]
-    return max(1, round(0.15 * seq_length))
+    return pretraining.fewest_predictions(seq_length)
 
 
 def data_config(seq_length):

@@ -26,6 +26,8 @@ Lines end at "\\n", "\\r\\n" or a lone "\\r"; a line of only whitespace
 empty documents. Bytes are returned as they are (invalid UTF-8 included).
 """
 
+import array
+import hashlib
 import json
 import os
 import re
@@ -60,7 +62,7 @@ def _lines(f):
 def scan(path):
     """int64 [documents, 2]: byte [start, end) of each document of `path`,
     from its first line to the end of its last line."""
-    spans = []
+    spans = array.array("q")  # flat start, end pairs: 16 bytes a document
     start = end = None
     with open(path, "rb") as f:
         for position, line in _lines(f):
@@ -69,11 +71,11 @@ def scan(path):
                     start = position
                 end = position + len(line)
             elif start is not None:
-                spans.append((start, end))
+                spans.extend((start, end))
                 start = None
     if start is not None:
-        spans.append((start, end))
-    return np.asarray(spans, np.int64).reshape(-1, 2)
+        spans.extend((start, end))
+    return np.frombuffer(spans, np.int64).reshape(-1, 2)
 
 
 def _stamp(path):
@@ -87,9 +89,9 @@ def _cache_paths(path):
     home = os.environ.get("BERT_TF_HOME") or os.path.join(
         os.path.expanduser("~"), ".cache", "bert_tf")
     absolute = os.path.abspath(path)
-    flat = absolute.strip(os.sep).replace(os.sep, "_")
-    return [absolute + SUFFIX,
-            os.path.join(home, "document_index", flat + SUFFIX)]
+    key = hashlib.sha256(absolute.encode()).hexdigest()[:16]
+    return [absolute + SUFFIX, os.path.join(
+        home, "document_index", f"{os.path.basename(path)}-{key}{SUFFIX}")]
 
 
 def _write(index_path, stamp, spans):

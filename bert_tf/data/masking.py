@@ -49,8 +49,11 @@ def take_in_order(sizes, budgets):
     """
     columns = tf.range(tf.shape(sizes, out_type=tf.int64)[1])[None, :]
 
+    def fitting(left, after):
+        return (columns >= after[:, None]) & (sizes <= left[:, None])
+
     def step(left, after, taken):
-        fits = (columns >= after[:, None]) & (sizes <= left[:, None])
+        fits = fitting(left, after)
         found = tf.reduce_any(fits, axis=1)
         first = tf.argmax(tf.cast(fits, tf.int32), axis=1,
                           output_type=tf.int64)
@@ -59,8 +62,7 @@ def take_in_order(sizes, budgets):
         return left, tf.where(found, first + 1, after), taken | chosen
 
     def not_done(left, after, taken):
-        return tf.reduce_any((columns >= after[:, None])
-                             & (sizes <= left[:, None]))
+        return tf.reduce_any(fitting(left, after))
 
     _, _, taken = tf.while_loop(
         not_done, step,
@@ -98,12 +100,12 @@ def mask_batch(ids, seed, special_ids, is_continuation, vocab_size, mask_id,
     # that is not a continuation, or is its row's first candidate.
     where = tf.where(candidate)[:, 0]
     candidate_row = tf.gather(row, where)
-    starts = tf.not_equal(candidate_row,
-                          tf.concat([[-1], candidate_row], 0)[:-1])
+    starts = tf.ones_like(candidate_row, tf.bool)
     if whole_word_mask:
-        starts |= ~tf.gather(is_continuation, tf.gather(flat, where))
-    else:
-        starts = tf.ones_like(starts)
+        first_of_row = tf.not_equal(
+            candidate_row, tf.concat([[-1], candidate_row], 0)[:-1])
+        starts = first_of_row | ~tf.gather(is_continuation,
+                                           tf.gather(flat, where))
     group = tf.cumsum(tf.cast(starts, tf.int64)) - 1  # per candidate
     group_row = tf.boolean_mask(candidate_row, starts)
     num_groups = tf.shape(group_row, out_type=tf.int64)[0]

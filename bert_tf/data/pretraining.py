@@ -81,7 +81,8 @@ class PretrainingDataConfig:
             raise PretrainingDataError(
                 f"max_seq_length {self.max_seq_length} is too short for "
                 "[CLS] A [SEP] B [SEP]")
-        needed = max(1, round(self.masked_lm_prob * self.max_seq_length))
+        needed = fewest_predictions(self.max_seq_length,
+                                    self.masked_lm_prob)
         if self.max_predictions_per_seq < needed:
             raise PretrainingDataError(
                 f"max_predictions_per_seq {self.max_predictions_per_seq} is "
@@ -89,6 +90,12 @@ class PretrainingDataConfig:
                 f"{self.max_seq_length} pieces ([CLS] and [SEP] counted, as "
                 f"the original counts them) selects up to {needed}; use "
                 f"--max_predictions_per_seq={needed} or more")
+
+
+def fewest_predictions(max_seq_length, masked_lm_prob=0.15):
+    """The original's masked budget of a full sequence (`masking.budget`
+    uncapped): the fewest `max_predictions_per_seq` that never cuts it."""
+    return max(1, round(masked_lm_prob * max_seq_length))
 
 
 def config_problem(values):
