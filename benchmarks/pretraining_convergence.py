@@ -38,10 +38,10 @@ import tensorflow as tf  # noqa: E402
 from benchmarks import pydoc_corpus  # noqa: E402
 from benchmarks import results  # noqa: E402
 from bert_tf import checkpoints  # noqa: E402
-from bert_tf import losses  # noqa: E402
-from bert_tf import tokenization  # noqa: E402
 from bert_tf.data import pretraining as pretraining_data  # noqa: E402
-from tasks import pretraining  # noqa: E402
+from bert_tf import losses  # noqa: E402
+from bert_tf import pretraining  # noqa: E402
+from bert_tf import tokenization  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "both", ["synthetic", "pydoc", "both"],

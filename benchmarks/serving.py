@@ -37,18 +37,18 @@ import tensorflow as tf  # noqa: E402
 from benchmarks import results  # noqa: E402
 from bert_tf import checkpoints  # noqa: E402
 from bert_tf import configs  # noqa: E402
-from bert_tf import models  # noqa: E402
-from bert_tf import tokenization  # noqa: E402
-from bert_tf.data import glue as glue_data  # noqa: E402
 from bert_tf.layers import encoder as encoder_lib  # noqa: E402
-from serving import client  # noqa: E402
-from serving import dev_server  # noqa: E402
-from serving import export  # noqa: E402
+from bert_tf import models  # noqa: E402
+from bert_tf.tasks.text_classification import data as glue_data  # noqa: E402
+from bert_tf import tokenization  # noqa: E402
+from serving.client import lib as client  # noqa: E402
+from serving.dev_server import server as dev_server  # noqa: E402
+from serving.export import exporter as export  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SST2_DIR = os.path.join(REPO, "tasks", "data", "glue", "SST-2")
 MODEL_NAME = "sst2"
-_TASK = {"name": "sst2", "family": "glue", "is_pair": False,
+_TASK = {"name": "sst2", "family": "text_classification", "is_pair": False,
          "labels": ["0", "1"], "max_seq_length": 128, "lower_case": True}
 _TINY = configs.BertConfig(vocab_size=30522, hidden_size=32,
                            num_hidden_layers=2, num_attention_heads=4,
@@ -75,7 +75,7 @@ def _minilm_dir():
 def model_dir(kind, workdir, task="sst2"):
     """A bert_tf model directory of an SST-2 classifier (or, task=
     "conll2003", an NER tagger) on the MiniLM or a tiny random encoder."""
-    from bert_tf.data import conll as conll_data
+    from bert_tf.tasks.token_classification import data as conll_data
 
     config, weights, vocab_file, _ = checkpoints.read_checkpoint(
         _minilm_dir())

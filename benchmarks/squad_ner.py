@@ -13,7 +13,7 @@ here; the bundled samples tasks/data/squad and tasks/data/conll2003):
                    span model over every window (batch 32), n-best decoding
   ner features     sentences/s of `conll.features`
   ner inference    sentences/s of features + token tagger + word tags
-With --finetune, MiniLM is fine-tuned (`tasks.finetuning.run`) on each
+With --finetune, MiniLM is fine-tuned (`bert_tf.finetuning.run`) on each
 sample and its dev metrics are reported beside a trivial baseline.
 Written to benchmarks/RESULTS.md (section "squad and ner").
 """
@@ -30,14 +30,14 @@ from absl import flags  # noqa: E402
 from benchmarks import results  # noqa: E402
 from bert_tf import checkpoints  # noqa: E402
 from bert_tf import convert  # noqa: E402
+from bert_tf import finetuning  # noqa: E402
 from bert_tf import models  # noqa: E402
-from bert_tf import squad_postprocessing  # noqa: E402
+from bert_tf.tasks import datasets as finetuning_data  # noqa: E402
+from bert_tf.tasks.question_answering import data as squad  # noqa: E402
+from bert_tf.tasks.question_answering import features as squad_features  # noqa: E402
+from bert_tf.tasks.question_answering import postprocessing as squad_postprocessing  # noqa: E402
+from bert_tf.tasks.token_classification import data as conll  # noqa: E402
 from bert_tf import tokenization  # noqa: E402
-from bert_tf.data import conll  # noqa: E402
-from bert_tf.data import finetuning as finetuning_data  # noqa: E402
-from bert_tf.data import squad  # noqa: E402
-from bert_tf.data import squad_features  # noqa: E402
-from tasks import finetuning  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("squad_seq_length", 128, "SQuAD max_seq_length.")

@@ -10,47 +10,50 @@ Public names:
   BertTokenizer              the original word-piece tokenizer, in-graph
 """
 
+import importlib
 import os
-import sys
 
 # Keras 3 picks its backend at import; bert_tf is TensorFlow throughout.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-
-def _started_as_own_command_line():
-    """Whether this import is `python -m bert_tf.<command>` starting."""
-    argv = getattr(sys, "orig_argv", [])
-    return any(flag == "-m" and module.startswith("bert_tf.")
-               for flag, module in zip(argv, argv[1:]))
-
-
-# `python -m bert_tf.convert` (and bert_tf.vocab,
-# bert_tf.data.create_pretraining_data) runs this file before the command's
-# own first line: start TensorFlow as quietly as every other command line
-# (tasks/console.py). Importing bert_tf as a library leaves stderr alone.
-if _started_as_own_command_line():
-    from tasks import console  # noqa: F401,E402
-
-from bert_tf.checkpoint_sources import CheckpointError  # noqa: E402
-from bert_tf.checkpoints import load_encoder  # noqa: E402
-from bert_tf.checkpoints import load_model  # noqa: E402
-from bert_tf.checkpoints import load_pretrainer  # noqa: E402
-from bert_tf.checkpoints import save_model  # noqa: E402
-from bert_tf.configs import BertConfig  # noqa: E402
-from bert_tf.configs import ConfigError  # noqa: E402
-from bert_tf.errors import Error  # noqa: E402
-from bert_tf.layers.encoder import BertEncoder  # noqa: E402
-from bert_tf.models import BertClassifier  # noqa: E402
-from bert_tf.models import BertMultipleChoice  # noqa: E402
-from bert_tf.models import BertPretrainer  # noqa: E402
-from bert_tf.models import BertSpanLabeler  # noqa: E402
-from bert_tf.models import BertTokenTagger  # noqa: E402
-from bert_tf.tokenization import BertTokenizer  # noqa: E402
-
-__all__ = [
-    "BertClassifier", "BertConfig", "BertEncoder", "BertMultipleChoice",
-    "BertPretrainer", "BertSpanLabeler", "BertTokenTagger", "BertTokenizer",
-    "CheckpointError", "ConfigError", "Error", "load_encoder", "load_model",
-    "load_pretrainer", "save_model",
-]
+# Public name -> the module that defines it. They are imported on first use
+# (PEP 562), so `import bert_tf` alone loads nothing heavy: a command line
+# can still set up a quiet TensorFlow first (bert_tf/cli/console.py).
+_PUBLIC = {
+    "BertClassifier": "bert_tf.models",
+    "BertConfig": "bert_tf.configs",
+    "BertEncoder": "bert_tf.layers.encoder",
+    "BertMultipleChoice": "bert_tf.models",
+    "BertPretrainer": "bert_tf.models",
+    "BertSpanLabeler": "bert_tf.models",
+    "BertTokenTagger": "bert_tf.models",
+    "BertTokenizer": "bert_tf.tokenization",
+    "CheckpointError": "bert_tf.checkpoint_sources",
+    "ConfigError": "bert_tf.configs",
+    "Error": "bert_tf.errors",
+    "load_encoder": "bert_tf.checkpoints",
+    "load_model": "bert_tf.checkpoints",
+    "load_pretrainer": "bert_tf.checkpoints",
+    "save_model": "bert_tf.checkpoints",
+}
+__all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    else:  # a submodule: `import bert_tf; bert_tf.checkpoints.load_model`
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute "
+                                 f"{name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -16,6 +16,8 @@ a checkpoint or config that cannot be read or does not fit exits with status
 2 and one line `error: PATH: what is wrong`, never a traceback.
 """
 
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import os
 import sys
 
@@ -27,8 +29,8 @@ from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import configs
 from bert_tf import errors
-from bert_tf import tokenization
 from bert_tf.layers import encoder as encoder_lib
+from bert_tf import tokenization
 
 FLAGS = flags.FLAGS
 
@@ -145,7 +147,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from tasks import flag_checks  # the command lines' one-line flag errors
+    from bert_tf.cli import flag_checks  # the command lines' one-line flag errors
 
     define_flags()
     app.run(main, flags_parser=flag_checks.parse_flags)

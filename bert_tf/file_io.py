@@ -1,4 +1,4 @@
-"""Atomic file writes that honour the umask.
+"""Atomic file writes that honour the umask; task files read line by line.
 
     file_io.atomic_write("out/vocab.txt", "[PAD]\\n[UNK]\\n")
     file_io.atomic_write("export/saved_model.pb", proto.SerializeToString())
@@ -14,10 +14,13 @@ export, a vocabulary or a prediction file when the umask allows it.
 
 import os
 
+from bert_tf import errors
+
 # Created as open(path, "w") creates a file; the umask then applies.
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(
     os, "O_CLOEXEC", 0)
 _CREATE_MODE = 0o666
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def atomic_write(path, data):
@@ -64,3 +67,22 @@ def _create_temporary(directory, name):
             continue  # left by an interrupted write, or a concurrent one
     raise FileExistsError(f"{directory}: could not create a temporary file "
                           f"for {name} (100 names taken)")
+
+
+def read_lines(path):
+    """(line number, text) of each line of a task file: decoded strictly
+    as UTF-8 (an error names the line and byte), a leading byte-order mark
+    and the LF / CRLF line end dropped."""
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if line_no == 1 and raw.startswith(_UTF8_BOM):
+                raw = raw[len(_UTF8_BOM):]
+            raw = raw[:-1] if raw.endswith(b"\n") else raw
+            raw = raw[:-1] if raw.endswith(b"\r") else raw
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise errors.DataError(
+                    f"{path}:{line_no}: not UTF-8 (byte 0x{raw[e.start]:02x} "
+                    f"at byte {e.start + 1} of the line)") from None
+            yield line_no, text

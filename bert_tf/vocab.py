@@ -12,6 +12,8 @@ the learned pieces. Input lines that are not UTF-8 lose their invalid bytes,
 as in tokenization.
 """
 
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import collections
 import os
 import sys
@@ -29,7 +31,7 @@ FLAGS = flags.FLAGS
 
 def define_flags(flag_values=FLAGS):
     """Defines the flags and their checks on `flag_values`."""
-    from tasks import flag_checks  # the command lines' shared checks
+    from bert_tf.cli import flag_checks  # the command lines' shared checks
 
     fv = {"flag_values": flag_values}
     flags.DEFINE_list("input", None, "Text files or globs, one sentence or "
@@ -126,7 +128,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from tasks import flag_checks
+    from bert_tf.cli import flag_checks
 
     define_flags()
     app.run(main, flags_parser=flag_checks.parse_flags)

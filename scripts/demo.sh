@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 # The commands keep TensorFlow's own log lines off the console
-# (tasks/console.py); BERT_TF_VERBOSE=1 brings them back.
+# (bert_tf/cli/console.py); BERT_TF_VERBOSE=1 brings them back.
 exec .venv/bin/python -m tasks.demo "$@"

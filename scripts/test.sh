@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 # TensorFlow's C++ log quiet in the test process (commands run by the
-# tests quiet theirs themselves: tasks/console.py).
+# tests quiet theirs themselves: bert_tf/cli/console.py).
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec .venv/bin/python -m pytest -q tests -n "${TEST_WORKERS:-2}" \
   --dist loadfile "$@"

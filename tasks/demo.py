@@ -24,7 +24,7 @@ stage run again starts over (pretrain/ and finetune/<task>/ are emptied;
 minilm/ is reused once converted; an export adds the next version).
 """
 
-from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import dataclasses
 import io
@@ -37,7 +37,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tasks import flag_checks
+from bert_tf.cli import flag_checks
 
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -151,7 +151,7 @@ def _fmt(value):
 
 def pretrain():
     from bert_tf.data import pretraining as pretraining_data
-    from tasks import pretraining
+    from bert_tf import pretraining
 
     vocab = os.path.join(minilm_model_dir(), "vocab.txt")
     output_dir = _fresh(_path("pretrain"))
@@ -191,7 +191,7 @@ def convert():
 
 
 def finetune(task):
-    from tasks import finetuning
+    from bert_tf import finetuning
 
     spec = TASKS[task]
     run = finetuning.FinetuningRun(
@@ -211,7 +211,7 @@ def finetune(task):
 
 
 def export(task):
-    from serving import export as export_lib
+    from serving.export import exporter as export_lib
 
     version_dir = export_lib.export(
         _require(_path("finetune", task, "model"), "finetune"),
@@ -220,8 +220,9 @@ def export(task):
 
 
 def serve(tasks):
-    from serving import client
-    from serving import dev_server
+    from serving.client import cli as client_cli
+    from serving.client import lib as client
+    from serving.dev_server import server as dev_server
 
     config_file = _require(_path("exports", "models.config"), "export")
     for task in tasks:
@@ -243,7 +244,7 @@ def serve(tasks):
                       + " ".join(f"--input='{q}'" for q in queries))
                 out = io.StringIO()
                 with client.Client(address, rest=rest) as api:
-                    client.run(api, client.Options(
+                    client_cli.run_requests(api, client_cli.Options(
                         model=task, inputs=queries), out)
                 for line in out.getvalue().splitlines():
                     print(f"    {line}")

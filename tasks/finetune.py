@@ -30,20 +30,21 @@ OUTPUT_DIR/checkpoints (an interrupted run resumes from them) and
 OUTPUT_DIR/train (TensorBoard).
 """
 
-from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
 
 import sys
 
 from absl import app
 from absl import flags
 
+from bert_tf.cli import flag_checks
 from bert_tf import distribute
 from bert_tf import errors
+from bert_tf import finetuning
 from bert_tf import optimization
+from bert_tf.tasks.question_answering import features as squad_features
+from bert_tf.tasks import registry
 from bert_tf import training
-from bert_tf.data import squad_features
-from tasks import finetuning
-from tasks import flag_checks
 
 FLAGS = flags.FLAGS
 
@@ -51,7 +52,7 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values=FLAGS):
     """Defines the flags and their checks on `flag_values`."""
     fv = {"flag_values": flag_values}
-    flags.DEFINE_enum("task", None, sorted(finetuning.FAMILIES),
+    flags.DEFINE_enum("task", None, sorted(registry.TASKS),
                       "Task to run.", **fv)
     flags.DEFINE_string("data_dir", None, "The task's data directory, in "
                         "its original layout.", **fv)

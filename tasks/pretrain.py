@@ -19,22 +19,22 @@ Writes: OUTPUT_DIR/checkpoints, OUTPUT_DIR/train (TensorBoard),
 OUTPUT_DIR/model (a bert_tf model directory for fine-tuning).
 """
 
-from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
 
 import sys
 
 from absl import app
 from absl import flags
 
+from bert_tf.cli import flag_checks
 from bert_tf import configs
 from bert_tf import data as bert_tf_data
+from bert_tf.data import pretraining as data
 from bert_tf import distribute
 from bert_tf import optimization
+from bert_tf import pretraining
 from bert_tf import tokenization
 from bert_tf import training
-from bert_tf.data import pretraining as data
-from tasks import flag_checks
-from tasks import pretraining
 
 FLAGS = flags.FLAGS
 

@@ -14,11 +14,11 @@ answers (or with --na_prob_file), else v1.1; --version overrides. v1.1
 prints exact_match and f1; v2.0 exact, f1, total and the HasAns_/NoAns_
 splits, plus best_exact(_thresh) and best_f1(_thresh) with --na_prob_file:
 the keys and percentages (0-100) of evaluate-v1.1.py / evaluate-v2.0.py
-(bert_tf/squad_metrics.py has the definitions). Unreadable or malformed
+(bert_tf/tasks/question_answering/metrics.py has the definitions). Unreadable or malformed
 files exit with status 2 and a message naming the file.
 """
 
-from tasks import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
 
 import json
 import sys
@@ -26,10 +26,10 @@ import sys
 from absl import app
 from absl import flags
 
+from bert_tf.cli import flag_checks
 from bert_tf import errors
-from bert_tf import squad_metrics
-from bert_tf.data import squad as squad_data
-from tasks import flag_checks
+from bert_tf.tasks.question_answering import data as squad_data
+from bert_tf.tasks.question_answering import metrics as squad_metrics
 
 FLAGS = flags.FLAGS
 

@@ -10,8 +10,8 @@ import tensorflow as tf
 from hypothesis import strategies as st
 from seqeval.metrics import sequence_labeling
 
+from bert_tf.tasks.token_classification import data as conll
 from bert_tf import tokenization
-from bert_tf.data import conll
 from tests import testing
 
 SHARED_DATA = os.path.join(testing.REPO_ROOT, "..", "shared", "data")

@@ -5,7 +5,6 @@ import json
 import os
 import random
 import warnings
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,13 +12,13 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import configs
-from bert_tf import losses
-from bert_tf import tokenization
-from bert_tf.data import conll as conll_data
-from bert_tf.data import finetuning as finetuning_data
+from bert_tf import finetuning
 from bert_tf.layers import encoder as encoder_lib
-from tasks import conll
-from tasks import finetuning
+from bert_tf import losses
+from bert_tf.tasks import datasets as finetuning_data
+from bert_tf.tasks.token_classification import data as conll_data
+from bert_tf.tasks.token_classification import task as conll
+from bert_tf import tokenization
 from tests import testing
 
 
@@ -281,9 +280,7 @@ class ConllLearningTest(tf.test.TestCase):
         _write_conll(os.path.join(data_dir, "eng.testa"), dev)
         _write_conll(os.path.join(data_dir, "eng.testb"), test)
         output_dir = self.create_tempdir().full_path
-        # Works whether or not finetuning.FAMILIES already has the task.
-        with mock.patch.dict(finetuning.FAMILIES, {"conll2003": conll}), \
-                self.assertLogs("absl", "INFO") as logs:
+        with self.assertLogs("absl", "INFO") as logs:
             results, _ = finetuning.run(finetuning.FinetuningRun(
                 task="conll2003", data_dir=data_dir, output_dir=output_dir,
                 init_checkpoint=_tiny_model_dir(self), max_seq_length=32,
@@ -320,11 +317,10 @@ class ConllLearningTest(tf.test.TestCase):
         description = checkpoints.read_model_description(model_dir)
         self.assertEqual(description["task"]["labels"],
                          list(conll_data.TAGS))
-        with mock.patch.dict(finetuning.FAMILIES, {"conll2003": conll}):
-            again, _ = finetuning.run(finetuning.FinetuningRun(
-                task="conll2003", data_dir=data_dir,
-                output_dir=self.create_tempdir().full_path,
-                init_checkpoint=model_dir, max_seq_length=32, do_eval=True))
+        again, _ = finetuning.run(finetuning.FinetuningRun(
+            task="conll2003", data_dir=data_dir,
+            output_dir=self.create_tempdir().full_path,
+            init_checkpoint=model_dir, max_seq_length=32, do_eval=True))
         self.assertAllClose(again["dev"]["f1"], results["dev"]["f1"])
 
 

@@ -23,11 +23,11 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from serving import client
-from serving import dev_server
-from serving import dev_server_flags
-from serving import errors
-from serving import limits
+from serving.client import lib as client
+from serving.dev_server import cli as dev_server_cli
+from serving.dev_server import errors
+from serving.dev_server import limits
+from serving.dev_server import server as dev_server
 from tests import serving_testing as st
 
 MAX_BATCH = 64
@@ -300,7 +300,7 @@ class DevServerFlagsTest(tf.test.TestCase):
 
     def parse(self, *argv):
         values = flags.FlagValues()
-        dev_server_flags.define_flags(values)
+        dev_server_cli.define_flags(values)
         values(["dev_server", *argv])
         return values
 
@@ -328,10 +328,10 @@ class DevServerFlagsTest(tf.test.TestCase):
 
     def test_channel_arguments_parse_as_tf_serving_writes_them(self):
         self.assertEqual(
-            dev_server_flags.parse_channel_arguments(
+            dev_server_cli.parse_channel_arguments(
                 "grpc.max_receive_message_length=1024, grpc.x=abc"),
             [("grpc.max_receive_message_length", 1024), ("grpc.x", "abc")])
-        self.assertEqual(dev_server_flags.parse_channel_arguments(""), [])
+        self.assertEqual(dev_server_cli.parse_channel_arguments(""), [])
 
 
 if __name__ == "__main__":

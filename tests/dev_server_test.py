@@ -5,6 +5,7 @@ signatures, no BERT). Status codes and messages are TF Serving's.
 """
 
 import base64
+import importlib
 import os
 import signal
 import subprocess
@@ -25,11 +26,11 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
-from serving import client
-from serving import dev_server
-from serving import model_registry
-from serving import servable as servable_lib
-from serving import signatures
+from serving.client import lib as client
+from serving.dev_server import model_registry
+from serving.dev_server import servable as servable_lib
+from serving.dev_server import server as dev_server
+from serving import saved_model as signatures
 from tests import serving_testing as st
 from tests import testing
 
@@ -402,9 +403,10 @@ class DevServerTest(st.ServerTestCase):
             self.assertEqual(addresses, {"127.0.0.1"})
 
     def test_docstring_says_it_is_a_stand_in_for_tf_serving(self):
+        package = importlib.import_module("serving.dev_server")
         self.assertIn("stand-in for tensorflow_model_server",
-                      dev_server.__doc__)
-        self.assertIn("NOT TF Serving", dev_server.__doc__)
+                      package.__doc__)
+        self.assertIn("NOT TF Serving", package.__doc__)
 
 
 class ModelRegistryTest(tf.test.TestCase):

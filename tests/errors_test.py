@@ -9,15 +9,15 @@ import bert_tf
 from bert_tf import checkpoint_checks
 from bert_tf import configs
 from bert_tf import data
+from bert_tf.data import document_index
+from bert_tf.data import pretraining
 from bert_tf import errors
+from bert_tf.tasks.multiple_choice import data as swag
+from bert_tf.tasks.question_answering import data as squad
+from bert_tf.tasks.text_classification import data as glue
+from bert_tf.tasks.token_classification import data as conll
 from bert_tf import tokenization
 from bert_tf import training
-from bert_tf.data import conll
-from bert_tf.data import document_index
-from bert_tf.data import glue
-from bert_tf.data import pretraining
-from bert_tf.data import squad
-from bert_tf.data import swag
 
 
 class ErrorsTest(absltest.TestCase):

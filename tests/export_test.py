@@ -13,15 +13,16 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import models
-from bert_tf import squad_postprocessing
+from bert_tf.tasks.question_answering import data as squad_data
+from bert_tf.tasks.question_answering import features as squad_features
+from bert_tf.tasks.question_answering import postprocessing as squad_postprocessing
+from bert_tf.tasks.token_classification import data as conll_data
 from bert_tf import tokenization
-from bert_tf.data import conll as conll_data
-from bert_tf.data import squad as squad_data
-from bert_tf.data import squad_features
-from serving import export
-from serving import model_config
-from serving import op_audit
-from serving import signatures
+from serving.export import cli as export_cli
+from serving.export import exporter as export
+from serving.export import model_config
+from serving.export import op_audit
+from serving import saved_model as signatures
 from tensorflow_serving.apis import prediction_log_pb2
 from tests import serving_testing as st
 from tests import testing
@@ -82,7 +83,7 @@ class ExportTest(tf.test.TestCase):
     def test_pair_classifier_export_serves_what_the_model_computes(self):
         model_dir, model = _model_dir(
             self, models.BertClassifier,
-            {"name": "mnli", "family": "glue", "is_pair": True,
+            {"name": "mnli", "family": "text_classification", "is_pair": True,
              "labels": ["contradiction", "entailment", "neutral"]},
             num_classes=3)
         base = self.create_tempdir().full_path
@@ -143,7 +144,7 @@ class ExportTest(tf.test.TestCase):
     def test_regression_and_classify_signatures_on_tf_examples(self):
         model_dir, model = _model_dir(
             self, models.BertClassifier,
-            {"name": "stsb", "family": "glue", "is_pair": True,
+            {"name": "stsb", "family": "text_classification", "is_pair": True,
              "labels": None}, num_classes=1)
         version_dir = export.export(
             model_dir, os.path.join(self.create_tempdir().full_path, "stsb"))
@@ -195,7 +196,7 @@ class ExportTest(tf.test.TestCase):
     def test_question_answering_export_answers_as_predictions_json(self):
         model_dir, model = _model_dir(
             self, models.BertSpanLabeler,
-            {"name": "squad_v2", "family": "span", "max_query_length": 6,
+            {"name": "squad_v2", "family": "question_answering", "max_query_length": 6,
              "doc_stride": 5, "max_answer_length": 4, "n_best_size": 5,
              "version_2_with_negative": True,
              "null_score_diff_threshold": 0.5})
@@ -318,7 +319,7 @@ class EncoderExportTest(tf.test.TestCase):
 
         model_dir, classifier = _model_dir(
             self, models.BertClassifier,
-            {"name": "sst2", "family": "glue", "is_pair": False,
+            {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
         base = self.create_tempdir().full_path
         encoder_dir, preprocess_dir = export.export_encoder(
@@ -376,7 +377,7 @@ class ExportErrorsTest(tf.test.TestCase):
     def test_audit_names_the_op_and_the_release_that_has_it(self):
         model_dir, _ = _model_dir(
             self, models.BertClassifier,
-            {"name": "sst2", "family": "glue", "is_pair": False,
+            {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
         base = self.create_tempdir().full_path
         with self.assertRaisesRegex(
@@ -401,7 +402,7 @@ class ExportErrorsTest(tf.test.TestCase):
     def test_model_without_task_or_wrong_task_is_refused(self):
         model_dir, _ = _model_dir(
             self, models.BertClassifier,
-            {"name": "sst2", "family": "glue", "is_pair": False,
+            {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
         with self.assertRaisesRegex(export.ExportError,
                                     "fine-tuned for sst2, not mrpc"):
@@ -415,10 +416,15 @@ class ExportErrorsTest(tf.test.TestCase):
             export.export(encoder_dir, self.create_tempdir().full_path)
 
     def test_max_text_bytes_must_be_a_positive_number_of_bytes(self):
+        flag_values = flags.FlagValues()
+        export_cli.define_flags(flag_values)
+        model_dir = self.create_tempdir().full_path
+        flag_values(["export", f"--model_dir={model_dir}",
+                     f"--export_dir={model_dir}/export"])
         with self.assertRaisesRegex(flags.IllegalFlagValueError,
                                     "--max_text_bytes must be a positive"):
-            flags.FLAGS.max_text_bytes = 0
-        self.assertEqual(flags.FLAGS.max_text_bytes,
+            flag_values.max_text_bytes = 0
+        self.assertEqual(flag_values.max_text_bytes,
                          export.DEFAULT_MAX_TEXT_BYTES)
         for value in (0, -5, 1.5):
             with self.assertRaisesRegex(export.ExportError,

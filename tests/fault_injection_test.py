@@ -13,19 +13,21 @@ import subprocess
 import sys
 import time
 
+from absl import flags
 from absl.testing import flagsaver
 import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.layers import encoder as encoder_lib
 from bert_tf import models
 from bert_tf import training
-from bert_tf.layers import encoder as encoder_lib
-from serving import client
-from serving import dev_server
-from serving import errors as serving_errors
-from serving import export
-from serving import model_registry
+from serving.client import lib as client
+from serving.dev_server import errors as serving_errors
+from serving.dev_server import model_registry
+from serving.dev_server import server as dev_server
+from serving.export import cli as export_cli
+from serving.export import exporter as export
 from tensorflow_serving.apis import model_pb2
 from tests import serving_testing as st
 from tests import testing
@@ -131,7 +133,7 @@ class TrainingFaultsTest(tf.test.TestCase):
     def test_corrupted_model_weights_are_refused_naming_the_file(self):
         model_dir, _ = st.tiny_task_model(
             self.create_tempdir().full_path, models.BertClassifier,
-            {"name": "sst2", "family": "glue", "is_pair": False,
+            {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
         weights = os.path.join(model_dir, checkpoints.WEIGHTS_FILE)
         backup = weights + ".good"
@@ -160,7 +162,7 @@ class ExportFaultsTest(tf.test.TestCase):
         super().setUp()
         self.model_dir, _ = st.tiny_task_model(
             self.create_tempdir().full_path, models.BertClassifier,
-            {"name": "sst2", "family": "glue", "is_pair": False,
+            {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
         self.base = os.path.join(self.create_tempdir().full_path, "exports")
         self.export_dir = os.path.join(self.base, "sst2")
@@ -235,10 +237,12 @@ class ExportFaultsTest(tf.test.TestCase):
             raise OSError(errno.ENOSPC, "No space left on device")
 
         export._publish = full
+        if "export_dir" not in flags.FLAGS:  # main() reads the global flags
+            export_cli.define_flags()
         try:
             with flagsaver.flagsaver(task="sst2", model_dir=self.model_dir,
                                      export_dir=self.export_dir):
-                self.assertEqual(export.main(["export"]), 1)
+                self.assertEqual(export_cli.main(["export"]), 1)
         finally:
             export._publish = real_publish
         self.assertFalse(os.path.exists(self.export_dir))

@@ -11,11 +11,11 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import file_io
-from bert_tf import models
-from bert_tf import vocab
-from bert_tf.data import glue
 from bert_tf.layers import encoder as encoder_lib
-from serving import export
+from bert_tf import models
+from bert_tf.tasks.text_classification import data as glue
+from bert_tf import vocab
+from serving.export import exporter as export
 from tests import serving_testing as st
 from tests import testing
 
@@ -113,7 +113,7 @@ class FileModesTest(tf.test.TestCase):
     def test_classifier_export_and_encoder_pair_are_world_readable(self):
         source, _ = st.tiny_task_model(
             self.create_tempdir().full_path, models.BertClassifier,
-            {"name": "mrpc", "family": "glue", "is_pair": True,
+            {"name": "mrpc", "family": "text_classification", "is_pair": True,
              "labels": ["0", "1"]}, num_classes=2)
         base = os.path.join(self.create_tempdir().full_path, "exports")
         with umask(0o022):

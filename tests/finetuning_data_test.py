@@ -6,9 +6,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import tokenization
-from bert_tf.data import finetuning as finetuning_data
 from bert_tf.layers import encoder as encoder_lib
+from bert_tf.tasks import datasets as finetuning_data
+from bert_tf import tokenization
 from tests import testing
 
 WORDS = ("the movie was good bad long short and very quite a story of "

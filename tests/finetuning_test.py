@@ -14,9 +14,9 @@ import tensorflow as tf
 from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import configs
-from bert_tf.data import glue as glue_data
+from bert_tf import finetuning
 from bert_tf.layers import encoder as encoder_lib
-from tasks import finetuning
+from bert_tf.tasks.text_classification import data as glue_data
 from tests import testing
 
 POSITIVE = ("good", "great", "fine", "lovely")

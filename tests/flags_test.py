@@ -10,7 +10,6 @@ console shows: one error line and no TensorFlow log, before any work.
 
 import atexit
 import contextlib
-import copy
 import io
 import logging
 import os
@@ -27,14 +26,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import tensorflow as tf
 
-from bert_tf import vocab
+from bert_tf.cli import console
+from bert_tf.cli import flag_checks
 from bert_tf.data import create_pretraining_data
-from serving import client
-from serving import export
-from tasks import console
+from bert_tf import vocab
+from serving.client import cli as client_cli
+from serving.export import cli as export_cli
 from tasks import demo
 from tasks import finetune
-from tasks import flag_checks
 from tasks import pretrain
 from tasks import squad_eval
 from tests import testing
@@ -50,14 +49,6 @@ _ERROR_LINE = re.compile(r"^(--\w+|Unknown command line flag|nothing to do"
                          r"|no architecture|pass --version)")
 _ENV = {k: v for k, v in os.environ.items()
         if k not in ("TF_CPP_MIN_LOG_LEVEL", "BERT_TF_VERBOSE")}
-
-
-def _export_flag_values():
-    """serving.export defines its flags at import: copies of them."""
-    fv = flags.FlagValues()
-    for flag in flags.FLAGS.flags_by_module_dict()[export.__name__]:
-        fv[flag.name] = copy.deepcopy(flag)
-    return fv
 
 
 class _Paths:
@@ -93,18 +84,16 @@ CLIS = {
     "create_pretraining_data": (create_pretraining_data.define_flags, [
         f"--input_file={CORPUS}", f"--output_file={PATHS.out}/x.tfrecord",
         f"--vocab_file={PATHS.vocab}"], None),
-    "client": (client.define_flags, [
+    "client": (client_cli.define_flags, [
         "--server=localhost:8500", "--model=sst2", "--input=text_a=hi"],
         None),
-    "export": (None, [f"--model_dir={PATHS.dir}",
-                      f"--export_dir={PATHS.out}/sst2"], None),
+    "export": (export_cli.define_flags, [
+        f"--model_dir={PATHS.dir}", f"--export_dir={PATHS.out}/sst2"], None),
 }
 
 
 def _flag_values(cli):
     define = CLIS[cli][0]
-    if define is None:
-        return _export_flag_values()
     fv = flags.FlagValues()
     define(fv)
     return fv
@@ -359,7 +348,7 @@ class CommandLineTest(tf.test.TestCase):
         # On a machine without a GPU the first op logs "failed call to
         # cuInit"; whatever it logs, none of it reaches the console.
         result = subprocess.run(
-            [sys.executable, "-c", "from tasks import console\n"
+            [sys.executable, "-c", "from bert_tf.cli import console\n"
              "import tensorflow as tf\nprint(int(tf.constant(1) + 1))"],
             capture_output=True, text=True, cwd=testing.REPO_ROOT, env=_ENV,
             timeout=300)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf.layers import encoder as encoder_lib
-from serving import export
+from serving.export import exporter as export
 from tests import serving_testing as st
 from tests import testing
 

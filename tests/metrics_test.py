@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import metrics
+from bert_tf.tasks.text_classification import metrics
 
 # A 2x2 confusion matrix used throughout:
 #   TP = 3 (examples 0-2), FN = 1 (3), FP = 2 (4, 5), TN = 4 (6-9).

@@ -15,7 +15,7 @@ from bert_tf import checkpoints
 from bert_tf import configs
 from bert_tf import data
 from bert_tf.data import pretraining as pretraining_data
-from tasks import pretraining
+from bert_tf import pretraining
 from tests import testing
 
 CORPUS = os.path.join(testing.REPO_ROOT, "tasks", "data",
@@ -139,8 +139,8 @@ class PretrainingTest(tf.test.TestCase):
             "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")), 10)
 
     def test_trains_from_google_format_tfrecords(self):
-        from bert_tf import tokenization
         from bert_tf.data import create_pretraining_data
+        from bert_tf import tokenization
 
         config = pretraining_data.PretrainingDataConfig(
             max_seq_length=64, max_predictions_per_seq=10)

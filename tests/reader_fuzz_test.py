@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 import tensorflow as tf
 
 from bert_tf import configs
-from bert_tf import tokenization
-from bert_tf.data import conll
 from bert_tf.data import document_index
-from bert_tf.data import glue
-from bert_tf.data import squad
-from bert_tf.data import swag
+from bert_tf.tasks.multiple_choice import data as swag
+from bert_tf.tasks.question_answering import data as squad
+from bert_tf.tasks.text_classification import data as glue
+from bert_tf.tasks.token_classification import data as conll
+from bert_tf import tokenization
 
 FUZZ = settings(max_examples=120, deadline=5000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow,

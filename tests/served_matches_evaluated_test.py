@@ -1,7 +1,7 @@
 """What is served is what was scored, on real data.
 
 The real all-MiniLM-L6-v2 is fine-tuned on real rows from ../shared/data
-(skipped when absent) by `tasks.finetuning.run`, exported by
+(skipped when absent) by `bert_tf.finetuning.run`, exported by
 `serving.export`, and the export is queried with the scored examples'
 text:
 - CoNLL-2003 (trained on 800 dev sentences): 400 test sentences' tokens
@@ -21,9 +21,9 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import finetune_parity
-from bert_tf.data import conll as conll_data
-from serving import export
-from tasks import finetuning
+from bert_tf import finetuning
+from bert_tf.tasks.token_classification import data as conll_data
+from serving.export import exporter as export
 from tests import testing
 
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import serving_soak
-from serving import client
+from serving.client import lib as client
 
 
 @pytest.mark.large

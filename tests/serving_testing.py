@@ -43,9 +43,9 @@ from tensorflow_serving.config import model_server_config_pb2
 from bert_tf import checkpoints
 from bert_tf import configs
 from bert_tf.layers import encoder as encoder_lib
-from serving import client
-from serving import dev_server
-from serving import signatures
+from serving.client import lib as client
+from serving.dev_server import server as dev_server
+from serving import saved_model as signatures
 from tests import testing
 
 LABELS = ("negative", "positive")

@@ -10,10 +10,10 @@ import hypothesis
 from hypothesis import strategies as st
 import tensorflow as tf
 
+from bert_tf.tasks.question_answering import data as squad
+from bert_tf.tasks.question_answering import features as squad_features
+from bert_tf.tasks.text_classification import data as glue
 from bert_tf import tokenization
-from bert_tf.data import glue
-from bert_tf.data import squad
-from bert_tf.data import squad_features
 from tests import testing
 
 SHARED_DATA = os.path.join(testing.REPO_ROOT, "..", "shared", "data")

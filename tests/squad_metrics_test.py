@@ -10,8 +10,8 @@ import sys
 
 import tensorflow as tf
 
-from bert_tf import squad_metrics
-from bert_tf.data import glue
+from bert_tf.tasks.question_answering import metrics as squad_metrics
+from bert_tf.tasks.text_classification import data as glue
 from tasks import squad_eval
 from tests import testing
 

@@ -5,7 +5,6 @@ import functools
 import json
 import os
 import random
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,16 +12,16 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf import configs
-from bert_tf import losses
-from bert_tf import squad_postprocessing
-from bert_tf import tokenization
-from bert_tf.data import finetuning as finetuning_data
-from bert_tf.data import glue
-from bert_tf.data import squad as squad_data
-from bert_tf.data import squad_features
+from bert_tf import finetuning
 from bert_tf.layers import encoder as encoder_lib
-from tasks import finetuning
-from tasks import squad
+from bert_tf import losses
+from bert_tf.tasks import datasets as finetuning_data
+from bert_tf.tasks.question_answering import data as squad_data
+from bert_tf.tasks.question_answering import features as squad_features
+from bert_tf.tasks.question_answering import postprocessing as squad_postprocessing
+from bert_tf.tasks.question_answering import task as squad
+from bert_tf.tasks.text_classification import data as glue
+from bert_tf import tokenization
 from tests import testing
 
 # One piece each in the uncased vocabulary.
@@ -326,10 +325,7 @@ def _run(test, task, data_dir, output_dir, **overrides):
                   save_checkpoints_steps=10000, do_train=True, do_eval=True,
                   do_predict=True)
     values.update(overrides)
-    # Works before and after tasks/finetuning.py registers the family.
-    with mock.patch.dict(finetuning.FAMILIES,
-                         {name: squad for name in squad.TASK_NAMES}):
-        results, _ = finetuning.run(finetuning.FinetuningRun(**values))
+    results, _ = finetuning.run(finetuning.FinetuningRun(**values))
     return results["dev"]
 
 

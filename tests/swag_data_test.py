@@ -8,8 +8,8 @@ import hypothesis
 import tensorflow as tf
 from hypothesis import strategies as st
 
-from bert_tf.data import glue
-from bert_tf.data import swag
+from bert_tf.tasks.multiple_choice import data as swag
+from bert_tf.tasks.text_classification import data as glue
 from tests import testing
 
 SHARED_DATA = os.path.join(testing.REPO_ROOT, "..", "shared", "data")

@@ -16,6 +16,8 @@ documents, each with new instances and masks. Read them back with
 `run_pretraining.py`. Each output file appears complete or not at all.
 """
 
+from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+
 import os
 import sys
 
@@ -25,16 +27,16 @@ from absl import logging
 import tensorflow as tf
 
 from bert_tf import data
+from bert_tf.data import pretraining
 from bert_tf import errors
 from bert_tf import tokenization
-from bert_tf.data import pretraining
 
 FLAGS = flags.FLAGS
 
 
 def define_flags(flag_values=FLAGS):
     """Defines the flags and their checks on `flag_values`."""
-    from tasks import flag_checks  # the command lines' shared checks
+    from bert_tf.cli import flag_checks  # the command lines' shared checks
 
     fv = {"flag_values": flag_values}
     flags.DEFINE_list("input_file", None, "Input text files (globs).", **fv)
@@ -140,7 +142,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from tasks import flag_checks
+    from bert_tf.cli import flag_checks
 
     define_flags()
     app.run(main, flags_parser=flag_checks.parse_flags)

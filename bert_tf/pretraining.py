@@ -1,0 +1,149 @@
+"""Pre-training (masked LM + next sentence prediction), as a library call.
+
+`run(PretrainingRun(...))` is what `python -m tasks.pretrain` does: build
+the tokenizer and input pipeline, the encoder with its MLM and NSP heads
+(fresh, or from any checkpoint bert_tf reads), and train them with
+`bert_tf.training.train`; the result is written as a bert_tf model
+directory (`OUTPUT_DIR/model`) that fine-tuning starts from.
+"""
+
+import dataclasses
+import os
+import time
+from typing import Optional, Tuple
+
+from absl import logging
+import keras
+
+from bert_tf import checkpoints
+from bert_tf import configs
+from bert_tf import data
+from bert_tf.data import pretraining as pretraining_data
+from bert_tf import distribute
+from bert_tf.layers import encoder as encoder_lib
+from bert_tf import losses
+from bert_tf import models
+from bert_tf import optimization
+from bert_tf import tokenization
+from bert_tf import training
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingRun:
+    """Everything one pre-training run needs (see tasks/pretrain.py flags)."""
+
+    input_files: Tuple[str, ...]
+    output_dir: str
+    vocab_file: str
+    bert_config_file: Optional[str] = None
+    preset: Optional[str] = None
+    init_checkpoint: Optional[str] = None
+    do_lower_case: bool = True
+    input_format: str = "text"
+    data: pretraining_data.PretrainingDataConfig = (
+        pretraining_data.PretrainingDataConfig())
+    train_batch_size: int = 32
+    num_train_steps: int = 100000
+    num_warmup_steps: int = 10000
+    learning_rate: float = 1e-4
+    optimizer: str = "adamw"
+    save_checkpoints_steps: int = 1000
+    log_steps: int = 100
+    distribution_strategy: str = "default"
+    tpu: Optional[str] = None
+    jit_compile: bool = False
+    mixed_precision: str = "fp32"
+
+
+def bert_config(run, vocab_size, init_config=None):
+    """The architecture: a config file, a preset, or the init checkpoint's
+    (`init_config`)."""
+    if run.bert_config_file:
+        config = configs.BertConfig.from_json_file(run.bert_config_file)
+    elif run.preset:
+        config = configs.BertConfig.preset(run.preset, vocab_size=vocab_size)
+    elif init_config is not None:
+        config = init_config
+    else:
+        raise configs.ConfigError(
+            "no architecture: pass --bert_config_file, --preset or "
+            "--init_checkpoint")
+    if config.vocab_size != vocab_size:
+        raise configs.ConfigError(
+            f"{run.vocab_file} has {vocab_size} tokens but the model's "
+            f"vocab_size is {config.vocab_size}")
+    config.check_max_seq_length(run.data.max_seq_length)
+    return config
+
+
+def build_pretrainer(config, init_weights=None, source=None):
+    """Encoder + MLM + NSP heads, set from canonical `init_weights` (read
+    from `source`) when given; heads stay freshly initialised if the
+    weights have none."""
+    pretrainer = models.BertPretrainer(encoder_lib.BertEncoder(config))
+    if init_weights is not None:
+        target = pretrainer \
+            if checkpoints.has_pretraining_heads(init_weights) \
+            else pretrainer.encoder
+        checkpoints.assign_weights(target, init_weights, source)
+        logging.info("Initialised %s from %s", target.name, source)
+    return pretrainer
+
+
+def run(run):
+    """Pre-trains; returns the saved bert_tf model directory and the logged
+    metrics ([(step, {name: value})])."""
+    # First: multi-worker collectives must be set up before any TF op runs.
+    strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
+    tokenizer = tokenization.BertTokenizer(run.vocab_file, run.do_lower_case)
+    tokenization.check_lower_case(run.vocab_file, run.do_lower_case,
+                                  run.init_checkpoint)
+    init_config = init_weights = None
+    if run.init_checkpoint:  # read once: config and weights
+        init_config, init_weights, _, _ = checkpoints.read_checkpoint(
+            run.init_checkpoint)
+    config = bert_config(run, tokenizer.vocab_size, init_config)
+    files = data.expand_input_files(run.input_files)
+    if run.input_format == "tfrecord":  # lengths vs. flags, before any build
+        pretraining_data.check_google_tfrecords(files, run.data)
+    keras.mixed_precision.set_global_policy(
+        training.PRECISIONS[run.mixed_precision])
+    # Initial weights and dropout masks follow the seed too: a run is a
+    # function of its flags, which exact resumption relies on.
+    keras.utils.set_random_seed(run.data.seed)
+
+    def dataset_fn(context, batch_size):
+        shard = (context.num_input_pipelines, context.input_pipeline_id) \
+            if context.num_input_pipelines > 1 else None
+        if run.input_format == "tfrecord":
+            return pretraining_data.google_tfrecord_dataset(
+                files, run.data, batch_size, shard)
+        return pretraining_data.pretraining_dataset(
+            files, tokenizer, run.data, batch_size, shard=shard)
+
+    pretrainer, history = training.train(
+        strategy,
+        build_model=lambda: build_pretrainer(config, init_weights,
+                                             run.init_checkpoint),
+        build_optimizer=lambda: optimization.create_optimizer(
+            run.optimizer, run.learning_rate, run.num_train_steps,
+            run.num_warmup_steps),
+        loss_fn=losses.pretraining_loss,
+        dataset_fn=dataset_fn,
+        config=training.TrainingConfig(
+            output_dir=run.output_dir,
+            num_train_steps=run.num_train_steps,
+            global_batch_size=run.train_batch_size,
+            save_checkpoints_steps=run.save_checkpoints_steps,
+            log_steps=run.log_steps,
+            jit_compile=run.jit_compile))
+    model_dir = os.path.join(run.output_dir, "model")
+    if distribute.is_chief(strategy):
+        if os.path.exists(model_dir):
+            # From an earlier run of this output_dir: kept, renamed aside.
+            aside = f"{model_dir}.replaced-{int(time.time())}"
+            os.rename(model_dir, aside)
+            logging.info("Moved the previous %s to %s", model_dir, aside)
+        checkpoints.save_model(model_dir, pretrainer, run.vocab_file,
+                               source=f"pretrained:{run.output_dir}")
+    return model_dir, history

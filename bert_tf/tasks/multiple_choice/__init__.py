@@ -1,0 +1,1 @@
+"""Multiple choice: SWAG (a context and four possible endings)."""

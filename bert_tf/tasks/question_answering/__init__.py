@@ -1,0 +1,1 @@
+"""Extractive span question answering: SQuAD v1.1 and v2.0."""

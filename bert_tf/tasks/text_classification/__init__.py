@@ -1,0 +1,1 @@
+"""Sentence (pair) classification and regression: the GLUE tasks."""

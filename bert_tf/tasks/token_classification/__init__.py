@@ -1,0 +1,1 @@
+"""Token classification: CoNLL-2003 named entity recognition."""
