@@ -35,7 +35,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 # Defines --max_text_bytes, which the exports here take too.
-from serving.export import exporter as export  # noqa: E402
+from bert_tf.export import exporter as export  # noqa: E402
 
 FAMILIES = ("sst2", "swag", "squad", "conll2003")
 
@@ -121,11 +121,13 @@ def build_exports(root, families=FAMILIES,
         max_position_embeddings=128)
     specs = {
         "sst2": (models.BertClassifier, {"num_classes": 2}, {
-            "family": "text_classification", "is_pair": False, "labels": ["0", "1"]}),
+            "family": "text_classification", "is_pair": False,
+            "labels": ["0", "1"]}),
         "swag": (models.BertMultipleChoice, {"num_choices": 4}, {
             "family": "multiple_choice", "num_choices": 4}),
         "squad": (models.BertSpanLabeler, {}, {
-            "family": "question_answering", "max_seq_length": 128, "max_query_length": 32,
+            "family": "question_answering", "max_seq_length": 128,
+            "max_query_length": 32,
             "doc_stride": 64, "max_answer_length": 30, "n_best_size": 20,
             "version_2_with_negative": False,
             "null_score_diff_threshold": 0.0}),

@@ -37,13 +37,13 @@ import tensorflow as tf  # noqa: E402
 from benchmarks import results  # noqa: E402
 from bert_tf import checkpoints  # noqa: E402
 from bert_tf import configs  # noqa: E402
+from bert_tf.export import exporter as export  # noqa: E402
 from bert_tf.layers import encoder as encoder_lib  # noqa: E402
 from bert_tf import models  # noqa: E402
 from bert_tf.tasks.text_classification import data as glue_data  # noqa: E402
 from bert_tf import tokenization  # noqa: E402
 from serving.client import lib as client  # noqa: E402
 from serving.dev_server import server as dev_server  # noqa: E402
-from serving.export import exporter as export  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SST2_DIR = os.path.join(REPO, "tasks", "data", "glue", "SST-2")

@@ -43,9 +43,9 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from benchmarks import results
 from benchmarks import serving as serving_benchmark
+from bert_tf.export import exporter as export
 from serving.client import lib as client
 from serving.dev_server import server as dev_server
-from serving.export import exporter as export
 
 MODELS = ("sst2", "conll2003")
 # The server's limits in this run: small enough that the abuser's oversize

@@ -36,6 +36,7 @@ from bert_tf.tasks import datasets as finetuning_data  # noqa: E402
 from bert_tf.tasks.question_answering import data as squad  # noqa: E402
 from bert_tf.tasks.question_answering import features as squad_features  # noqa: E402
 from bert_tf.tasks.question_answering import postprocessing as squad_postprocessing  # noqa: E402
+from bert_tf.tasks.question_answering import task as question_answering_task  # noqa: E402
 from bert_tf.tasks.token_classification import data as conll  # noqa: E402
 from bert_tf import tokenization  # noqa: E402
 
@@ -146,9 +147,11 @@ def finetune_rows(model_dir, workdir):
     rows = []
     for task, data_dir, options in (
             # Batch 8: the 800-question sample gives too few steps at 32.
-            ("squad", SQUAD_DIR, dict(max_seq_length=FLAGS.squad_seq_length,
-                                      doc_stride=64, num_train_epochs=2,
-                                      train_batch_size=8)),
+            ("squad", SQUAD_DIR, dict(
+                max_seq_length=FLAGS.squad_seq_length, num_train_epochs=2,
+                train_batch_size=8,
+                question_answering=question_answering_task.Options(
+                    doc_stride=64))),
             ("conll2003", CONLL_DIR, dict(max_seq_length=128,
                                           num_train_epochs=3))):
         start = time.perf_counter()

@@ -16,7 +16,7 @@ a checkpoint or config that cannot be read or does not fit exits with status
 2 and one line `error: PATH: what is wrong`, never a traceback.
 """
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import os
 import sys

@@ -16,26 +16,8 @@ What `python -m tasks.finetune` does, for every task:
 
 The task-specific parts live in one folder per task family,
 bert_tf/tasks/<family>/ (text_classification, multiple_choice,
-question_answering, token_classification), whose `task` module
-`bert_tf.tasks.registry` finds by task name. Each has a
-`Task(name)` class with:
-
-    eval_splits, test_splits   split names for --do_eval / --do_predict
-    accepted_models            task names whose fine-tuned models it uses
-    loss_fn(features, outputs) -> (loss, {metric: (sum, count)})
-    read(data_dir, split) -> examples
-    features(tokenizer, examples, max_seq_length) -> model inputs, one or
-        more per example (SQuAD windows), or the examples themselves
-    dataset(tokenizer, features, batching) -> tf.data of batches, each
-        with `example_index` (position in `features`)
-    build_model(encoder) -> keras.Model
-    evaluate(examples, features, outputs) -> {metric: value}
-    write_predictions(output_dir, split, examples, features, outputs)
-        -> path
-    description(max_seq_length, lower_case) -> dict kept with the model
-
-`outputs` are the model's outputs for every feature, in `features` order
-(numpy; per-token outputs zero-padded to the longest batch).
+question_answering, token_classification), whose `Task` (the interface is
+`bert_tf.tasks.base.Task`) `bert_tf.tasks.registry` finds by task name.
 """
 
 import dataclasses
@@ -50,13 +32,14 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.cli import run_flags
 from bert_tf import distribute
 from bert_tf import errors
 from bert_tf import file_io
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf import optimization
 from bert_tf.tasks import datasets as finetuning_data
-from bert_tf.tasks.question_answering import task as question_answering
+from bert_tf.tasks.question_answering import task as question_answering_task
 from bert_tf.tasks import registry
 from bert_tf import tokenization
 from bert_tf import training
@@ -65,40 +48,70 @@ from bert_tf import training
 
 @dataclasses.dataclass(frozen=True)
 class FinetuningRun:
-    """Everything one fine-tuning run needs (see tasks/finetune.py flags)."""
+    """Everything one fine-tuning run needs; each field is also a flag of
+    `python -m tasks.finetune` (bert_tf/cli/run_flags.py)."""
 
-    task: str
-    data_dir: str
-    output_dir: str
-    init_checkpoint: str
-    vocab_file: Optional[str] = None
-    bert_config_file: Optional[str] = None
-    do_lower_case: Optional[bool] = None
-    do_train: bool = False
-    do_eval: bool = False
-    do_predict: bool = False
-    max_seq_length: int = 128
-    train_batch_size: int = 32
-    eval_batch_size: int = 32
-    learning_rate: float = 5e-5
-    num_train_epochs: float = 3.0
-    warmup_proportion: float = 0.1
-    optimizer: str = "adamw"
-    save_checkpoints_steps: int = 1000
-    log_steps: int = 100
-    distribution_strategy: str = "default"
-    tpu: Optional[str] = None
-    jit_compile: bool = False
-    mixed_precision: str = "fp32"
-    fixed_shapes: Optional[bool] = None
-    bucket_by_length: bool = False
-    seed: int = 12345
-    # SQuAD only.
-    max_query_length: int = 64
-    doc_stride: int = 128
-    n_best_size: int = 20
-    max_answer_length: int = 30
-    null_score_diff_threshold: float = 0.0
+    task: str = run_flags.required("Task to run.",
+                                   choices=sorted(registry.TASKS))
+    data_dir: str = run_flags.required(
+        "The task's data directory, in its original layout.")
+    output_dir: str = run_flags.required(
+        "Model, checkpoints, metrics and predictions go here.")
+    init_checkpoint: Optional[str] = run_flags.option(
+        None, "Pre-trained model (bert_tf, google TF1 or HF); without "
+        "--do_train a fine-tuned one.")
+    vocab_file: Optional[str] = run_flags.option(
+        None, "vocab.txt; default: the one beside --init_checkpoint.")
+    bert_config_file: Optional[str] = run_flags.option(
+        None, "bert_config.json, if not beside --init_checkpoint.")
+    do_lower_case: Optional[bool] = run_flags.option(
+        None, "Lower-case and strip accents; default: true for uncased "
+        "vocabularies, false for cased.")
+    do_train: bool = run_flags.option(False, "Fine-tune on the train split.")
+    do_eval: bool = run_flags.option(False, "Score the dev split(s).")
+    do_predict: bool = run_flags.option(False, "Predict the test split(s).")
+    max_seq_length: int = run_flags.option(
+        128, "Longest packed input, special tokens included; longer "
+        "sentence (pair)s are trimmed, the longer segment first; longer NER "
+        "sentences are split into windows.")
+    train_batch_size: int = run_flags.option(32, "Global training batch "
+                                             "size.")
+    eval_batch_size: int = run_flags.option(32, "Evaluation/prediction batch "
+                                            "size.")
+    learning_rate: float = run_flags.option(5e-5, "Peak learning rate.")
+    num_train_epochs: float = run_flags.option(3.0, "Passes over the train "
+                                               "split.")
+    warmup_proportion: float = run_flags.option(
+        0.1, "Fraction of the steps with linear warmup.")
+    optimizer: str = run_flags.option(
+        "adamw", "adamw (Adam with bias correction and decoupled weight "
+        "decay), adam_weight_decay (google-research/bert's: no bias "
+        "correction) or lamb (a per-layer trust ratio, for large batches); "
+        "docs/finetuning.md.", choices=optimization.OPTIMIZERS)
+    save_checkpoints_steps: int = run_flags.option(
+        1000, "Steps between checkpoints.")
+    log_steps: int = run_flags.option(100, "Steps between log lines.")
+    distribution_strategy: str = run_flags.option(
+        "default", "tf.distribute strategy.", choices=distribute.STRATEGIES)
+    tpu: Optional[str] = run_flags.option(
+        None, "TPU name or address (with --distribution_strategy=tpu).")
+    jit_compile: bool = run_flags.option(False, "XLA-compile the model "
+                                         "steps.")
+    mixed_precision: str = run_flags.option(
+        "fp32", "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).",
+        choices=training.PRECISIONS)
+    fixed_shapes: Optional[bool] = run_flags.option(
+        None, "Pad batches to a few bucket lengths instead of each batch's "
+        "longest; default: on with --jit_compile or a TPU.")
+    bucket_by_length: bool = run_flags.option(
+        False, "Form training batches from examples of similar length (less "
+        "padding, faster) instead of a uniform shuffle; costs accuracy on "
+        "some tasks (docs/finetuning.md).")
+    seed: int = run_flags.option(12345, "Seed of initialisation, dropout "
+                                 "and shuffling.")
+    # SQuAD: windows and answer decoding (flags --max_query_length, ...).
+    question_answering: question_answering_task.Options = dataclasses.field(
+        default_factory=question_answering_task.Options)
 
     def batches_have_fixed_shapes(self):
         """Fixed shapes where recompiling per shape is costly: TPU, XLA."""
@@ -125,18 +138,10 @@ def _check(run):
 
 
 def _make_task(run):
-    family = registry.family_of_task(run.task)
-    if family is not question_answering:
-        return family.Task(run.task)
-    task = question_answering.Task(run.task, max_query_length=run.max_query_length,
-                      doc_stride=run.doc_stride, n_best_size=run.n_best_size,
-                      max_answer_length=run.max_answer_length,
-                      null_score_diff_threshold=run.null_score_diff_threshold)
     try:
-        task.check_lengths(run.max_seq_length)
+        return registry.family_of_task(run.task).Task.from_run(run.task, run)
     except ValueError as e:
         raise FinetuningError(str(e)) from e
-    return task
 
 
 def _vocab_and_lower_case(run, checkpoint_vocab):
@@ -186,19 +191,17 @@ def run(run):
             checkpoints.save_model(
                 os.path.join(run.output_dir, "model"), model, vocab_file,
                 source=f"fine-tuned:{run.init_checkpoint}",
-                task=task.description(run.max_seq_length, lower_case))
+                task=task.description(run.max_seq_length,
+                                      lower_case).to_json())
     else:
         model = _fine_tuned_model(run, task, fmt)
 
     results, predicted = {}, {}
     if run.do_eval:
         for split in task.eval_splits:
-            examples, features, outputs = _predict_split(
-                run, task, tokenizer, model, split)
-            predicted[split] = examples, features, outputs
-            results[split] = task.evaluate(examples, features, outputs)
-            results[split]["num_examples"] = len(examples)
-            logging.info("%s %s: %s", run.task, split, results[split])
+            results[split], predicted[split] = _evaluate_split(
+                task, tokenizer, model, run.data_dir, split,
+                _batching(run, training=False), run.jit_compile)
         if distribute.is_chief(strategy):
             _write_json(os.path.join(run.output_dir, "eval_results.json"),
                         {"task": run.task, **results})
@@ -211,19 +214,60 @@ def run(run):
     if run.do_predict and distribute.is_chief(strategy):
         for split in task.test_splits:
             examples, features, outputs = predicted.get(split) or \
-                _predict_split(run, task, tokenizer, model, split)
+                _predict_split(task, tokenizer, model, run.data_dir, split,
+                               _batching(run, training=False),
+                               run.jit_compile)
             path = task.write_predictions(run.output_dir, split, examples,
                                           features, outputs)
             logging.info("Wrote %d predictions to %s", len(examples), path)
     return results, history
 
 
-def _predict_split(run, task, tokenizer, model, split):
-    examples = task.read(run.data_dir, split)
-    features = task.features(tokenizer, examples, run.max_seq_length)
-    dataset = task.dataset(tokenizer, features,
-                           _batching(run, training=False))
-    outputs = predict(model, dataset, len(features), run.jit_compile)
+def evaluate(model_dir, data_dir, splits=None, batch_size=32,
+             jit_compile=False):
+    """Scores a fine-tuned model directory as `--do_eval` does.
+
+    Args:
+        model_dir: the OUTPUT_DIR/model of a fine-tuning run (any bert_tf
+            model directory with a task).
+        data_dir: the task's data directory, in its original layout.
+        splits: split names; default the task's eval splits ("dev", MNLI's
+            "dev_matched" and "dev_mismatched", CoNLL's "dev" and "test").
+        batch_size: int. Examples per prediction batch.
+        jit_compile: bool. XLA-compile the model.
+
+    Returns:
+        {split: {metric: value, "num_examples": n}}.
+    """
+    task, description = registry.task_of_model(model_dir)
+    tokenizer = tokenization.BertTokenizer(
+        os.path.join(model_dir, "vocab.txt"), description.lower_case)
+    model = checkpoints.load_model(model_dir)
+    batching = finetuning_data.BatchingConfig(
+        batch_size=batch_size, max_seq_length=description.max_seq_length,
+        fixed_shapes=jit_compile)
+    return {split: _evaluate_split(task, tokenizer, model, data_dir, split,
+                                   batching, jit_compile)[0]
+            for split in splits or task.eval_splits}
+
+
+def _evaluate_split(task, tokenizer, model, data_dir, split, batching,
+                    jit_compile):
+    """({metric: value, "num_examples"}, (examples, features, outputs))."""
+    predicted = _predict_split(task, tokenizer, model, data_dir, split,
+                               batching, jit_compile)
+    results = task.evaluate(*predicted)
+    results["num_examples"] = len(predicted[0])
+    logging.info("%s %s: %s", task.name, split, results)
+    return results, predicted
+
+
+def _predict_split(task, tokenizer, model, data_dir, split, batching,
+                   jit_compile):
+    examples = task.read(data_dir, split)
+    features = task.features(tokenizer, examples, batching.max_seq_length)
+    dataset = task.dataset(tokenizer, features, batching)
+    outputs = predict(model, dataset, len(features), jit_compile)
     return examples, features, outputs
 
 

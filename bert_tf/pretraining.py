@@ -16,6 +16,7 @@ from absl import logging
 import keras
 
 from bert_tf import checkpoints
+from bert_tf.cli import run_flags
 from bert_tf import configs
 from bert_tf import data
 from bert_tf.data import pretraining as pretraining_data
@@ -30,29 +31,52 @@ from bert_tf import training
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingRun:
-    """Everything one pre-training run needs (see tasks/pretrain.py flags)."""
+    """Everything one pre-training run needs; each field is also a flag of
+    `python -m tasks.pretrain` (bert_tf/cli/run_flags.py)."""
 
-    input_files: Tuple[str, ...]
-    output_dir: str
-    vocab_file: str
-    bert_config_file: Optional[str] = None
-    preset: Optional[str] = None
-    init_checkpoint: Optional[str] = None
-    do_lower_case: bool = True
-    input_format: str = "text"
-    data: pretraining_data.PretrainingDataConfig = (
-        pretraining_data.PretrainingDataConfig())
-    train_batch_size: int = 32
-    num_train_steps: int = 100000
-    num_warmup_steps: int = 10000
-    learning_rate: float = 1e-4
-    optimizer: str = "adamw"
-    save_checkpoints_steps: int = 1000
-    log_steps: int = 100
-    distribution_strategy: str = "default"
-    tpu: Optional[str] = None
-    jit_compile: bool = False
-    mixed_precision: str = "fp32"
+    input_files: Tuple[str, ...] = run_flags.required(
+        "Input text files or TFRecords (globs, comma-separated).",
+        flag="input_file")
+    output_dir: str = run_flags.required(
+        "Checkpoints, summaries and the final model directory go here.")
+    vocab_file: str = run_flags.required("vocab.txt of the model.")
+    bert_config_file: Optional[str] = run_flags.option(
+        None, "bert_config.json (or HF config.json) of the architecture.")
+    preset: Optional[str] = run_flags.option(
+        None, "Architecture preset instead of a config file: tiny, mini, "
+        "small, medium, base, large, bert_L{2..12}_H{128..768}.")
+    init_checkpoint: Optional[str] = run_flags.option(
+        None, "Checkpoint to continue from (bert_tf, google TF1, HF or "
+        "keras-hub).")
+    do_lower_case: bool = run_flags.option(
+        True, "Lower-case and strip accents (uncased vocabularies).")
+    input_format: str = run_flags.option(
+        "text", "text: raw documents, examples made on the fly; tfrecord: "
+        "google-research create_pretraining_data.py output.",
+        choices=("text", "tfrecord"))
+    data: pretraining_data.PretrainingDataConfig = dataclasses.field(
+        default_factory=pretraining_data.PretrainingDataConfig)
+    train_batch_size: int = run_flags.option(32, "Global batch size.")
+    num_train_steps: int = run_flags.option(100000, "Optimizer steps.")
+    num_warmup_steps: int = run_flags.option(10000, "Linear warmup steps.")
+    learning_rate: float = run_flags.option(1e-4, "Peak learning rate.")
+    optimizer: str = run_flags.option(
+        "adamw", "adamw (Adam with bias correction and decoupled weight "
+        "decay), adam_weight_decay (google-research/bert's: no bias "
+        "correction) or lamb (a per-layer trust ratio, for large batches); "
+        "docs/pretraining.md.", choices=optimization.OPTIMIZERS)
+    save_checkpoints_steps: int = run_flags.option(
+        1000, "Steps between checkpoints.")
+    log_steps: int = run_flags.option(100, "Steps between log lines.")
+    distribution_strategy: str = run_flags.option(
+        "default", "tf.distribute strategy.", choices=distribute.STRATEGIES)
+    tpu: Optional[str] = run_flags.option(
+        None, "TPU name or address (with --distribution_strategy=tpu).")
+    jit_compile: bool = run_flags.option(False, "XLA-compile the training "
+                                         "step.")
+    mixed_precision: str = run_flags.option(
+        "fp32", "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).",
+        choices=training.PRECISIONS)
 
 
 def bert_config(run, vocab_size, init_config=None):

@@ -231,12 +231,23 @@ class BertTokenizer(tf.Module):
         lower_case: bool. Lower-case and strip accents (uncased models).
         max_chars_per_word: int. Longer words become [UNK] (the original: 200).
 
-    Example:
-    >>> tokenizer = BertTokenizer("vocab.txt", lower_case=True)
-    >>> tokenizer.tokenize(["UNwant\u00e9d,running"])
-    <tf.RaggedTensor [[7, 4, 5, 10, 8, 9]]>    # un ##want ##ed , runn ##ing
-    >>> tokenizer.encode(["a question"], ["a context"], seq_length=16)
-    {'input_word_ids': ..., 'input_mask': ..., 'input_type_ids': ...}
+    Example (a vocabulary of 14 tokens, written for it):
+
+    >>> import os, tempfile
+    >>> vocab_file = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> with open(vocab_file, "w") as f:
+    ...     _ = f.write("\\n".join([
+    ...         "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##want",
+    ...         "##ed", ",", "runn", "##ing", "a", "question", "context"]))
+    >>> tokenizer = BertTokenizer(vocab_file, lower_case=True)
+    >>> tokenizer.tokenize(["UNwant\\u00e9d,running"]).to_list()
+    [[5, 6, 7, 8, 9, 10]]
+    >>> inputs = tokenizer.encode(["a question"], ["a context"],
+    ...                           seq_length=8)
+    >>> inputs["input_word_ids"].numpy().tolist()
+    [[2, 11, 12, 3, 11, 13, 3, 0]]
+    >>> inputs["input_type_ids"].numpy().tolist()
+    [[0, 0, 0, 0, 1, 1, 1, 0]]
     """
 
     def __init__(self, vocab_file, lower_case=True, max_chars_per_word=200,
@@ -416,24 +427,57 @@ class BertTokenizer(tf.Module):
                                               self.sep_id)
         return tf.cast(ids, tf.int32), tf.cast(types, tf.int32)
 
-    def pack(self, segments, seq_length):
-        """`combine`, then padded to seq_length.
+    def model_inputs(self, ids, types=None, length=None):
+        """Packed sequences as the model's three int32 inputs: the one
+        place ids are padded (training batches, exports, the TF Hub-style
+        preprocessor all come here).
+
+        Args:
+            ids: ragged [B, (pieces)] packed ids (`combine`).
+            types: ragged ids of the same shape, or None (all segment 0).
+            length: int or scalar tensor, the padded length; at least every
+                row's. None: the batch's longest row, at least 1 (so that an
+                empty batch is [0, 1]: the model reads position 0).
 
         Returns:
-            dict of int32 [B, seq_length]: input_word_ids, input_mask,
+            dict of int32 [B, length]: input_word_ids ([PAD] after each
+            row), input_mask (1 on real pieces), input_type_ids.
+        """
+        ids = tf.cast(ids, tf.int32)
+        types = tf.zeros_like(ids) if types is None else tf.cast(types,
+                                                                 tf.int32)
+        if isinstance(length, int):  # a static shape: XLA, TPU, TFRecords
+            shape = [None, length]
+        else:
+            if length is None:
+                length = tf.maximum(ids.bounding_shape(axis=1), 1)
+            shape = tf.stack([ids.nrows(), tf.cast(length, tf.int64)])
+        return {"input_word_ids": ids.to_tensor(self.pad_id, shape=shape),
+                "input_mask": tf.ones_like(ids).to_tensor(0, shape=shape),
+                "input_type_ids": types.to_tensor(0, shape=shape)}
+
+    def pack(self, segments, seq_length, pad_to_seq_length=True):
+        """`combine` (trimmed to seq_length), then `model_inputs`.
+
+        Args:
+            segments: list of 1 or 2 ragged [B, (pieces)] id tensors.
+            seq_length: int. Longest packed sequence.
+            pad_to_seq_length: bool. Pad every row to seq_length (fixed
+                shapes) or only to the batch's longest (less work).
+
+        Returns:
+            dict of int32 [B, L]: input_word_ids, input_mask,
             input_type_ids.
         """
         ids, types = self.combine(segments, seq_length)
-        word_ids, mask = tf_text.pad_model_inputs(ids, seq_length,
-                                                  pad_value=self.pad_id)
-        type_ids, _ = tf_text.pad_model_inputs(types, seq_length)
-        return {"input_word_ids": tf.cast(word_ids, tf.int32),
-                "input_mask": tf.cast(mask, tf.int32),
-                "input_type_ids": tf.cast(type_ids, tf.int32)}
+        return self.model_inputs(
+            ids, types, seq_length if pad_to_seq_length else None)
 
-    def encode(self, texts_a, texts_b=None, seq_length=128):
-        """Tokenizes and packs one or two [B] batches of strings."""
+    def encode(self, texts_a, texts_b=None, seq_length=128,
+               pad_to_seq_length=True):
+        """Tokenizes and packs one or two [B] batches of strings (see
+        `pack`)."""
         segments = [self.tokenize(texts_a)]
         if texts_b is not None:
             segments.append(self.tokenize(texts_b))
-        return self.pack(segments, seq_length)
+        return self.pack(segments, seq_length, pad_to_seq_length)

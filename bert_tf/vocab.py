@@ -12,7 +12,7 @@ the learned pieces. Input lines that are not UTF-8 lose their invalid bytes,
 as in tokenization.
 """
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import collections
 import os

@@ -57,7 +57,9 @@ class DemoTask:
     metrics: tuple  # eval_results keys shown
     queries: tuple  # --input KEY=VALUE flags, one example each
     batch_size: int = 32
-    options: tuple = ()  # extra FinetuningRun fields: ((name, value), ...)
+    # Extra FinetuningRun fields: ((name, value), ...); SQuAD's options as
+    # ("question_answering", {option: value}).
+    options: tuple = ()
 
 
 TASKS = {
@@ -80,7 +82,8 @@ TASKS = {
          "It was founded in 1652 by a ferryman. The architect Lena Moravik "
          "designed the town hall, which was completed in 1911."),
         batch_size=8,  # the 800-question sample gives few steps at 32
-        options=(("doc_stride", 64), ("learning_rate", 3e-4))),
+        options=(("question_answering", {"doc_stride": 64}),
+                 ("learning_rate", 3e-4))),
     "conll2003": DemoTask(
         "conll2003", os.path.join(DATA, "conll2003"), 2, 128,
         ("f1", "precision", "recall"),
@@ -192,8 +195,13 @@ def convert():
 
 def finetune(task):
     from bert_tf import finetuning
+    from bert_tf.tasks.question_answering import task as question_answering
 
     spec = TASKS[task]
+    options = dict(spec.options)
+    if "question_answering" in options:
+        options["question_answering"] = question_answering.Options(
+            **options["question_answering"])
     run = finetuning.FinetuningRun(
         task=spec.name, data_dir=spec.data_dir,
         output_dir=_fresh(_path("finetune", task)),
@@ -202,7 +210,7 @@ def finetune(task):
         train_batch_size=spec.batch_size, eval_batch_size=64,
         num_train_epochs=FLAGS.epochs or spec.epochs, log_steps=10,
         save_checkpoints_steps=10**9,
-        **{"learning_rate": 1e-4, **dict(spec.options)})
+        **{"learning_rate": 1e-4, **options})
     results, _ = finetuning.run(run)
     dev = results["dev"]
     shown = ", ".join(f"{name} {_fmt(dev[name])}" for name in spec.metrics)
@@ -211,7 +219,7 @@ def finetune(task):
 
 
 def export(task):
-    from serving.export import exporter as export_lib
+    from bert_tf.export import exporter as export_lib
 
     version_dir = export_lib.export(
         _require(_path("finetune", task, "model"), "finetune"),

@@ -14,11 +14,12 @@ answers (or with --na_prob_file), else v1.1; --version overrides. v1.1
 prints exact_match and f1; v2.0 exact, f1, total and the HasAns_/NoAns_
 splits, plus best_exact(_thresh) and best_f1(_thresh) with --na_prob_file:
 the keys and percentages (0-100) of evaluate-v1.1.py / evaluate-v2.0.py
-(bert_tf/tasks/question_answering/metrics.py has the definitions). Unreadable or malformed
+(bert_tf/tasks/question_answering/metrics.py has the definitions).
+Unreadable or malformed
 files exit with status 2 and a message naming the file.
 """
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import json
 import sys

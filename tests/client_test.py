@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.export import saved_model as signatures
 from serving.client import cli as client_cli
 from serving.client import inputs as client_io
 from serving.client import lib as client
-from serving import saved_model as signatures
 from tests import serving_testing as st
 from tests import testing
 
@@ -96,13 +96,15 @@ class ClientLibraryTest(st.ServerTestCase):
 
 
 class ClientCommandTest(st.ServerTestCase):
-    """`client_cli.run_requests`: what `python -m serving.client` does after its flags."""
+    """`client_cli.run_requests`: what `python -m serving.client` does
+    after its flags."""
 
     def run_client(self, rest=False, **options):
         out = io.StringIO()
         address = self.server.rest_url if rest else self.server.grpc_address
         with client.Client(address, rest=rest) as api:
-            client_cli.run_requests(api, client_cli.Options(model="fake", **options), out)
+            client_cli.run_requests(
+                api, client_cli.Options(model="fake", **options), out)
         return out.getvalue().splitlines()
 
     def write(self, name, text):

@@ -187,7 +187,7 @@ class TaskPlumbingTest(tf.test.TestCase):
         with open(path) as f:
             self.assertLen(f.read().split("\n"),
                            sum(len(s.words) + 1 for s in sentences) + 1)
-        self.assertEqual(task.description(128, False), {
+        self.assertEqual(task.description(128, False).to_json(), {
             "name": "conll2003", "family": "token_classification",
             "labels": list(conll_data.TAGS), "max_seq_length": 128,
             "lower_case": False})

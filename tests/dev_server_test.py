@@ -26,11 +26,11 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
+from bert_tf.export import saved_model as signatures
 from serving.client import lib as client
 from serving.dev_server import model_registry
 from serving.dev_server import servable as servable_lib
 from serving.dev_server import server as dev_server
-from serving import saved_model as signatures
 from tests import serving_testing as st
 from tests import testing
 

@@ -12,6 +12,10 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.export import exporter as export
+from bert_tf.export import model_config
+from bert_tf.export import op_audit
+from bert_tf.export import saved_model as signatures
 from bert_tf import models
 from bert_tf.tasks.question_answering import data as squad_data
 from bert_tf.tasks.question_answering import features as squad_features
@@ -19,10 +23,6 @@ from bert_tf.tasks.question_answering import postprocessing as squad_postprocess
 from bert_tf.tasks.token_classification import data as conll_data
 from bert_tf import tokenization
 from serving.export import cli as export_cli
-from serving.export import exporter as export
-from serving.export import model_config
-from serving.export import op_audit
-from serving import saved_model as signatures
 from tensorflow_serving.apis import prediction_log_pb2
 from tests import serving_testing as st
 from tests import testing
@@ -196,7 +196,8 @@ class ExportTest(tf.test.TestCase):
     def test_question_answering_export_answers_as_predictions_json(self):
         model_dir, model = _model_dir(
             self, models.BertSpanLabeler,
-            {"name": "squad_v2", "family": "question_answering", "max_query_length": 6,
+            {"name": "squad_v2", "family": "question_answering",
+             "max_query_length": 6,
              "doc_stride": 5, "max_answer_length": 4, "n_best_size": 5,
              "version_2_with_negative": True,
              "null_score_diff_threshold": 0.5})

@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.export import exporter as export
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf import models
 from bert_tf import training
@@ -27,7 +28,6 @@ from serving.dev_server import errors as serving_errors
 from serving.dev_server import model_registry
 from serving.dev_server import server as dev_server
 from serving.export import cli as export_cli
-from serving.export import exporter as export
 from tensorflow_serving.apis import model_pb2
 from tests import serving_testing as st
 from tests import testing

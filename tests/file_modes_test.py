@@ -10,12 +10,12 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.export import exporter as export
 from bert_tf import file_io
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf import models
 from bert_tf.tasks.text_classification import data as glue
 from bert_tf import vocab
-from serving.export import exporter as export
 from tests import serving_testing as st
 from tests import testing
 

@@ -10,6 +10,7 @@ console shows: one error line and no TensorFlow log, before any work.
 
 import atexit
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -29,6 +30,8 @@ import tensorflow as tf
 from bert_tf.cli import console
 from bert_tf.cli import flag_checks
 from bert_tf.data import create_pretraining_data
+from bert_tf import finetuning
+from bert_tf import pretraining
 from bert_tf import vocab
 from serving.client import cli as client_cli
 from serving.export import cli as export_cli
@@ -248,6 +251,68 @@ class FlagChecksTest(tf.test.TestCase):
         args = flag_checks.parse_flags(["prog", "rest"],
                                        _flag_values("squad_eval"))
         self.assertEqual(args, ["prog", "rest"])
+
+
+class RunFlagsTest(tf.test.TestCase):
+    """Flags generated from the run dataclasses (bert_tf/cli/run_flags.py)."""
+
+    def test_every_run_field_is_a_flag_with_the_fields_default(self):
+        for run_class, cli in ((finetuning.FinetuningRun, "finetune"),
+                               (pretraining.PretrainingRun, "pretrain")):
+            fv = _flag_values(cli)
+            fields = dict(_leaf_fields(run_class))
+            flag_names = {name for name, flag in fv._flags().items()
+                          if name == flag.name}  # not short names
+            self.assertEqual(set(fields), flag_names, run_class.__name__)
+            for name, field in fields.items():
+                if field.default is not dataclasses.MISSING:
+                    self.assertEqual(fv[name].default, field.default, name)
+                self.assertTrue(fv[name].help, name)
+
+    def test_a_run_from_flags_holds_the_given_values(self):
+        fv = _flag_values("finetune")
+        fv(["prog", *CLIS["finetune"][1], "--learning_rate=2e-5",
+            "--n_best_size=7", "--nodo_lower_case"])
+        run = finetune.run_from_flags(fv)
+        self.assertEqual((run.learning_rate,
+                          run.question_answering.n_best_size,
+                          run.do_lower_case, run.task),
+                         (2e-5, 7, False, "sst2"))
+        fv = _flag_values("pretrain")
+        fv(["prog", *CLIS["pretrain"][1], f"--input_file={CORPUS},{CORPUS}",
+            "--masked_lm_prob=0.2", "--max_predictions_per_seq=26"])
+        run = pretrain.run_from_flags(fv)
+        self.assertEqual(run.input_files, (CORPUS, CORPUS))
+        self.assertEqual((run.data.masked_lm_prob,
+                          run.data.max_predictions_per_seq), (0.2, 26))
+
+    def test_two_command_lines_share_one_set_of_flags(self):
+        # Both CLIs imported and defined in one process: no
+        # DuplicateFlagError, and each run keeps its own defaults for the
+        # options they share (learning_rate: 5e-5 vs 1e-4).
+        fv = flags.FlagValues()
+        finetune.define_flags(fv)
+        pretrain.define_flags(fv)
+        fv.mark_as_parsed()
+        for name, value in (("task", "sst2"), ("data_dir", SST2),
+                            ("output_dir", PATHS.out),
+                            ("input_file", [CORPUS]),
+                            ("vocab_file", PATHS.vocab)):
+            setattr(fv, name, value)
+        self.assertEqual(finetune.run_from_flags(fv).learning_rate, 5e-5)
+        self.assertEqual(pretrain.run_from_flags(fv).learning_rate, 1e-4)
+        fv.learning_rate = 3e-4
+        self.assertEqual(finetune.run_from_flags(fv).learning_rate, 3e-4)
+        self.assertEqual(pretrain.run_from_flags(fv).learning_rate, 3e-4)
+
+
+def _leaf_fields(run_class):
+    """(flag name, field) of a run class, nested configs flattened."""
+    for field in dataclasses.fields(run_class):
+        if dataclasses.is_dataclass(field.type):
+            yield from _leaf_fields(field.type)
+        else:
+            yield field.metadata.get("flag") or field.name, field
 
 
 def _fuzz_test(cli):

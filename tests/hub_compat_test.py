@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
+from bert_tf.export import exporter as export
 from bert_tf.layers import encoder as encoder_lib
-from serving.export import exporter as export
 from tests import serving_testing as st
 from tests import testing
 

@@ -32,26 +32,29 @@ def _name(requirement):
                   ).lower()
 
 
+def _imports(package):
+    """(file, imported module name) of every absolute import in `package`."""
+    for path in glob.glob(os.path.join(testing.REPO_ROOT, package, "**",
+                                       "*.py"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                yield os.path.relpath(path, testing.REPO_ROOT), name
+
+
 def _imported_modules():
     """Top-level modules that the packages' code imports anywhere; for the
     `google` namespace, the package below it (`google.protobuf`)."""
-    found = set()
-    for package in PACKAGES:
-        for path in glob.glob(os.path.join(testing.REPO_ROOT, package, "**",
-                                           "*.py"), recursive=True):
-            with open(path, encoding="utf-8") as f:
-                tree = ast.parse(f.read(), path)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and not node.level:
-                    names = [node.module]
-                else:
-                    continue
-                found.update(".".join(n.split(".")[:2]) if
-                             n.startswith("google.") else n.split(".")[0]
-                             for n in names)
-    return found
+    return {".".join(n.split(".")[:2]) if n.startswith("google.")
+            else n.split(".")[0]
+            for package in PACKAGES for _, n in _imports(package)}
 
 
 def _distributions(module, providers):
@@ -64,6 +67,26 @@ def _distributions(module, providers):
             if any(str(f).startswith(folder) for f in
                    importlib.metadata.distribution(d).files or [])}
 
+
+
+class LayeringTest(tf.test.TestCase):
+
+    def test_the_library_imports_neither_command_lines_nor_serving(self):
+        # bert_tf is usable alone; tasks/ and serving/ are built on it.
+        found = [(path, name) for path, name in _imports("bert_tf")
+                 if name.split(".")[0] in ("tasks", "serving")]
+        self.assertEqual(found, [])
+
+    def test_importing_bert_tf_loads_no_tensorflow(self):
+        # A command line's first import, bert_tf.cli.console, starts
+        # TensorFlow quietly; bert_tf's __init__ runs before it and must
+        # not have loaded TensorFlow loudly already.
+        result = subprocess.run(
+            [sys.executable, "-c", "import sys, bert_tf, bert_tf.cli\n"
+             "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+            capture_output=True, text=True, cwd=testing.REPO_ROOT,
+            timeout=120)
+        self.assertEqual(result.stdout, "False False\n", result.stderr)
 
 class PackagingTest(tf.test.TestCase):
 

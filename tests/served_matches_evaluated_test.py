@@ -21,9 +21,10 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import finetune_parity
+from bert_tf.export import exporter as export
 from bert_tf import finetuning
+from bert_tf.tasks.question_answering import task as question_answering_task
 from bert_tf.tasks.token_classification import data as conll_data
-from serving.export import exporter as export
 from tests import testing
 
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -168,7 +169,8 @@ class ServedMatchesEvaluatedTest(tf.test.TestCase):
                         f.write(content)
                 output_dir, _, loaded = _fine_tune(
                     self, task, data_dir, epochs=2, max_seq_length=128,
-                    doc_stride=64)
+                    question_answering=question_answering_task.Options(
+                        doc_stride=64))
                 with open(os.path.join(output_dir, "predictions.json"),
                           encoding="utf-8") as f:
                     expected = json.load(f)

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.export import exporter as export
 from bert_tf import models
 from bert_tf.tasks.token_classification import data as conll_data
 from serving.client import cli as client_cli
 from serving.client import lib as client
 from serving.dev_server import server as dev_server
-from serving.export import exporter as export
 from tests import serving_testing as st
 
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
@@ -37,19 +37,23 @@ MAX_TEXT_BYTES = 4096
 # name -> (model class, task description, model arguments)
 TASKS = {
     "sst2": (models.BertClassifier,
-             {"family": "text_classification", "is_pair": False, "labels": ["0", "1"]},
+             {"family": "text_classification",
+              "is_pair": False, "labels": ["0", "1"]},
              {"num_classes": 2}),
     "mrpc": (models.BertClassifier,
-             {"family": "text_classification", "is_pair": True, "labels": ["0", "1"]},
+             {"family": "text_classification",
+              "is_pair": True, "labels": ["0", "1"]},
              {"num_classes": 2}),
     "stsb": (models.BertClassifier,
-             {"family": "text_classification", "is_pair": True, "labels": None},
+             {"family": "text_classification",
+              "is_pair": True, "labels": None},
              {"num_classes": 1}),
     "swag": (models.BertMultipleChoice,
              {"family": "multiple_choice", "num_choices": 4},
              {"num_choices": 4}),
     "squad": (models.BertSpanLabeler,
-              {"family": "question_answering", "max_query_length": 8, "doc_stride": 6,
+              {"family": "question_answering",
+               "max_query_length": 8, "doc_stride": 6,
                "max_answer_length": 6, "n_best_size": 10,
                "version_2_with_negative": False,
                "null_score_diff_threshold": 0.0}, {}),

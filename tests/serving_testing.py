@@ -42,10 +42,10 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from bert_tf import checkpoints
 from bert_tf import configs
+from bert_tf.export import saved_model as signatures
 from bert_tf.layers import encoder as encoder_lib
 from serving.client import lib as client
 from serving.dev_server import server as dev_server
-from serving import saved_model as signatures
 from tests import testing
 
 LABELS = ("negative", "positive")

@@ -189,11 +189,11 @@ class TaskTest(tf.test.TestCase):
     def test_unknown_name_and_splits(self):
         with self.assertRaisesRegex(ValueError, "unknown SQuAD task"):
             squad.Task("squad_v3")
-        task = squad.Task("squad_v2", max_query_length=16)
+        task = squad.Task("squad_v2", squad.Options(max_query_length=16))
         self.assertEqual((task.eval_splits, task.test_splits),
                          (("dev",), ("dev",)))
         self.assertEqual(task.accepted_models, ("squad_v2",))
-        self.assertEqual(task.description(384, True)["max_query_length"],
+        self.assertEqual(task.description(384, True).to_json()["max_query_length"],
                          16)
         with self.assertRaisesRegex(ValueError, "--max_seq_length 64 leaves "
                                     "no room .* --max_query_length 64"):
@@ -224,7 +224,8 @@ class TaskTest(tf.test.TestCase):
             squad.Task("squad").read(data_dir, "dev")
 
     def test_dataset_carries_span_labels_and_loss_is_mean_xent(self):
-        task = squad.Task("squad", max_query_length=8, doc_stride=8)
+        task = squad.Task("squad",
+                          squad.Options(max_query_length=8, doc_stride=8))
         examples = [_example(" ".join(NUMBERS[:n]), [NUMBERS[n - 1]],
                              qid=str(n)) for n in range(1, 13)]
         features = task.features(_tokenizer(), examples, 16)
@@ -254,7 +255,7 @@ class TaskTest(tf.test.TestCase):
         _squad_file(os.path.join(data_dir, "dev-v2.0.json"), [
             ("a red fox ran", [("a", ["red fox"], False)]),
             ("nothing here", [("b", [], True)])], version="v2.0")
-        task = squad.Task("squad_v2", max_query_length=8)
+        task = squad.Task("squad_v2", squad.Options(max_query_length=8))
         examples = task.read(data_dir, "dev")
         features = task.features(_tokenizer(), examples, 32)
         start, end = _logits(features, {})

@@ -3,7 +3,7 @@
 Every entry point imports this module before anything that loads
 TensorFlow:
 
-    from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+    from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 TensorFlow 2.21 writes C++ log lines to stderr while it loads (oneDNN, CUDA
 driver probes, CPU features; twice, once per copy of its runtime), before

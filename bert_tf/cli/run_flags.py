@@ -23,6 +23,7 @@ class' defaults, so neither run changes.
 """
 
 import dataclasses
+import sys
 import typing
 
 from absl import flags
@@ -72,7 +73,12 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
 
 def define_flags(run_class, flag_values=flags.FLAGS):
     """Defines a flag per option of `run_class` on `flag_values` (the ones
-    it has already, from another command line, are shared)."""
+    it has already, from another command line, are shared). They belong to
+    the calling module, as if it had defined them: `--helpshort` of a
+    command line lists them."""
+    caller = sys._getframe(1).f_globals["__name__"]
+    # absl names the main module by its file, as `--helpshort` looks it up.
+    module = {"module_name": sys.argv[0] if caller == "__main__" else caller}
     required_flags = []
     for field, kind, name in _options(run_class):
         if field.default is _MISSING and field.default_factory is _MISSING:
@@ -86,7 +92,7 @@ def define_flags(run_class, flag_values=flags.FLAGS):
         choices = field.metadata.get("choices")
         if choices is not None:
             flags.DEFINE_enum(name, default, list(choices), help_text,
-                              flag_values=flag_values)
+                              flag_values=flag_values, **module)
             continue
         base = _base_type(kind)
         if base not in _DEFINE:
@@ -94,7 +100,8 @@ def define_flags(run_class, flag_values=flags.FLAGS):
                             f"type for {kind}")
         if base is tuple and default is not None:
             default = list(default)
-        _DEFINE[base](name, default, help_text, flag_values=flag_values)
+        _DEFINE[base](name, default, help_text, flag_values=flag_values,
+                      **module)
     flags.mark_flags_as_required(required_flags, flag_values=flag_values)
 
 

@@ -16,7 +16,7 @@ documents, each with new instances and masks. Read them back with
 `run_pretraining.py`. Each output file appears complete or not at all.
 """
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import os
 import sys

@@ -44,9 +44,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from bert_tf import errors
+from bert_tf.cli import run_flags
 from bert_tf.data import document_index
 from bert_tf.data import masking
+from bert_tf import errors
 
 FEATURES = ("input_word_ids", "input_mask", "input_type_ids",
             "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
@@ -69,12 +70,19 @@ class PretrainingDataConfig:
         seed: int. Seed of every random draw.
     """
 
-    max_seq_length: int = 128
-    max_predictions_per_seq: int = 20
-    masked_lm_prob: float = 0.15
-    short_seq_prob: float = 0.1
-    whole_word_mask: bool = False
-    seed: int = 12345
+    max_seq_length: int = run_flags.option(
+        128, "Pieces per example, special tokens included.")
+    max_predictions_per_seq: int = run_flags.option(
+        20, "Most masked positions per example.")
+    masked_lm_prob: float = run_flags.option(
+        0.15, "Fraction of pieces masked: min(--max_predictions_per_seq, "
+        "max(1, round(n * this))) of an example's n pieces, as the "
+        "original.")
+    short_seq_prob: float = run_flags.option(
+        0.1, "Chance of a shorter example.")
+    whole_word_mask: bool = run_flags.option(
+        False, "Mask all pieces of a word together.")
+    seed: int = run_flags.option(12345, "Seed of the input pipeline.")
 
     def __post_init__(self):
         if self.max_seq_length < 5:
@@ -372,17 +380,12 @@ def _features(a, b, is_random, batch_seed, tokenizer, config,
         is_continuation, tokenizer.vocab_size, tokenizer.mask_id,
         config.masked_lm_prob, config.max_predictions_per_seq,
         config.whole_word_mask)
-    word_ids, mask = tf_text.pad_model_inputs(masked, config.max_seq_length,
-                                              pad_value=tokenizer.pad_id)
-    type_ids, _ = tf_text.pad_model_inputs(types, config.max_seq_length)
     positions, weights = tf_text.pad_model_inputs(
         positions, config.max_predictions_per_seq)
     labels, _ = tf_text.pad_model_inputs(labels,
                                          config.max_predictions_per_seq)
     return {
-        "input_word_ids": tf.cast(word_ids, tf.int32),
-        "input_mask": tf.cast(mask, tf.int32),
-        "input_type_ids": tf.cast(type_ids, tf.int32),
+        **tokenizer.model_inputs(masked, types, config.max_seq_length),
         "masked_lm_positions": tf.cast(positions, tf.int32),
         "masked_lm_ids": tf.cast(labels, tf.int32),
         "masked_lm_weights": tf.cast(weights, tf.float32),

@@ -47,6 +47,7 @@ class BertEncoder(keras.Model):
         dtype: Optional dtype policy, e.g. "mixed_bfloat16".
 
     Example:
+    >>> import tensorflow as tf
     >>> config = bert_tf.BertConfig.preset("tiny", vocab_size=100)
     >>> encoder = bert_tf.BertEncoder(config)
     >>> ids = tf.constant([[2, 7, 3, 0]])

@@ -139,12 +139,6 @@ def _pad_to_bucket(lengths):
     return pad
 
 
-def _padded(tokenizer, ids, types):
-    return {"input_word_ids": ids.to_tensor(tokenizer.pad_id),
-            "input_mask": tf.ones_like(ids).to_tensor(0),
-            "input_type_ids": types.to_tensor(0)}
-
-
 def _unpadded(features):
     """One example cut back to its own length (the batch it was tokenized
     in padded it to that batch's longest)."""
@@ -178,7 +172,7 @@ def classification_dataset(tokenizer, texts_a, texts_b, labels, config):
         ids, types = _tokenize_and_pack(tokenizer, batch["text_a"],
                                         batch.get("text_b"),
                                         config.max_seq_length)
-        features = _padded(tokenizer, ids, types)
+        features = tokenizer.model_inputs(ids, types)
         features["length"] = tf.cast(ids.row_lengths(), tf.int32)
         features["label"] = batch["label"]
         features["example_index"] = batch["example_index"]
@@ -227,7 +221,7 @@ def multiple_choice_dataset(tokenizer, contexts, choices, labels, config):
         ids, types = _tokenize_and_pack(tokenizer, flat_contexts,
                                         flat_choices, config.max_seq_length)
         features = {}
-        for name, value in _padded(tokenizer, ids, types).items():
+        for name, value in tokenizer.model_inputs(ids, types).items():
             features[name] = tf.reshape(
                 value, [-1, num_choices, tf.shape(value)[-1]])  # [B, C, L]
         # Each example's length is that of its longest choice.

@@ -15,8 +15,7 @@ max_seq_length).
   same size however many windows a long text is cut into.
 - `tokenized_signature`: the `tokenized` signature of every family (int32
   model inputs in, for clients that tokenize).
-- `pack`, `substrings`: tokenizing + packing and cutting answer/entity
-  text out of the request.
+- `substrings`: cutting answer and entity text out of the request.
 - an empty batch gives empty outputs of the usual dtypes in every family.
 """
 
@@ -32,6 +31,25 @@ DEFAULT_MAX_TEXT_BYTES = 1 << 20
 # Tokens (rows x padded length) of one model call inside an export.
 CHUNK_TOKENS = 4096
 
+
+
+class ServingModule(tf.Module):
+    """What every family's serving module holds: the fine-tuned model, the
+    tokenizer (its vocab.txt saved as an asset of the export), the limit on
+    each raw text (`limit`; saved as the variable `max_text_bytes` for
+    whoever sizes the server) and the model's `max_seq_length`."""
+
+    def __init__(self, model, tokenizer, description, max_text_bytes,
+                 name):
+        super().__init__(name=name)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
+        self.limit = int(max_text_bytes)
+        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
+                                          trainable=False,
+                                          name="max_text_bytes")
+        self.max_seq_length = int(description.max_seq_length)
 
 def tokenized_signature(outputs_fn, prefix_shape=()):
     """A tf.function of the three int32 model inputs, by their names; they
@@ -185,24 +203,6 @@ def substrings(text, rows, starts, ends):
     byte_end = tf.gather(positions, first_char + ends)
     return tf.strings.substr(tf.strings.reduce_join(text), byte_start,
                              byte_end - byte_start)
-
-
-def pack(tokenizer, segments, max_seq_length):
-    """Tokenizes and packs [B] strings (1 or 2 segments) into model inputs
-    padded to the batch's longest sequence (at least 1, so that an empty
-    batch is [0, 1]: the model reads position 0 of every row)."""
-    ids, types = tokenizer.combine(
-        [tokenizer.tokenize(texts) for texts in segments], max_seq_length)
-    return {"input_word_ids": at_least_one_column(
-                ids.to_tensor(tokenizer.pad_id)),
-            "input_mask": at_least_one_column(
-                tf.ones_like(ids).to_tensor(0)),
-            "input_type_ids": at_least_one_column(types.to_tensor(0))}
-
-
-def at_least_one_column(dense):
-    missing = tf.maximum(1 - tf.shape(dense)[1], 0)
-    return tf.pad(dense, [[0, 0], [0, missing]])
 
 
 def named_concrete(function, names):

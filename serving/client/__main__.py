@@ -1,6 +1,6 @@
-"""`python -m serving.client`; its usage is serving/client/__init__.py's."""
+"""`python -m serving.client`; usage: serving/client/__init__.py."""
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import serving.client
 from serving.client import cli

@@ -1,6 +1,6 @@
-"""`python -m serving.dev_server`; its usage is serving/dev_server/__init__.py's."""
+"""`python -m serving.dev_server`; usage: serving/dev_server/__init__.py."""
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import serving.dev_server
 from serving.dev_server import cli

@@ -28,10 +28,10 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from bert_tf.export import saved_model
 from serving.dev_server import errors
 from serving.dev_server import limits
 from serving.dev_server import servable as servable_lib
-from serving import saved_model
 
 State = get_model_status_pb2.ModelVersionStatus.State
 

@@ -28,9 +28,9 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.apis import regression_pb2
 
+from bert_tf.export import saved_model
 from serving.dev_server import errors
 from serving.dev_server import tensors
-from serving import saved_model
 
 _PREDICT_METHODS = saved_model.METHOD_NAMES
 

@@ -19,7 +19,6 @@ TensorFlow) is the oldest server the export must load in: an op that
 release does not link fails the export, naming the op and the first release
 that has it.
 
-Here: `exporter` (the library calls), `cli` (the flags), `hub_encoder`
-(the TF Hub-style modules), `op_audit` (which TF Serving release links every
-op of a graph), `model_config` (models.config).
+Here only the command line (`cli`); the export itself is a library call,
+`bert_tf.export_model` (bert_tf/export/).
 """

@@ -1,6 +1,6 @@
-"""`python -m serving.export`; its usage is serving/export/__init__.py's."""
+"""`python -m serving.export`; usage: serving/export/__init__.py."""
 
-from bert_tf.cli import console  # noqa: F401  (first: TensorFlow loads quietly)
+from bert_tf.cli import console  # noqa: F401  (first: a quiet TensorFlow)
 
 import serving.export
 from serving.export import cli

@@ -9,8 +9,8 @@ from absl import flags
 
 from bert_tf.cli import flag_checks
 from bert_tf import errors
-from serving.export import exporter
-from serving.export import op_audit
+from bert_tf.export import exporter
+from bert_tf.export import op_audit
 
 FLAGS = flags.FLAGS
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 from bert_tf.tasks import serving_ops
 
 
-class MultipleChoiceServing(tf.Module):
+class MultipleChoiceServing(serving_ops.ServingModule):
     """A fine-tuned `BertMultipleChoice` (SWAG) behind serving signatures.
 
     `serving_default`: `context` [B] and `ending0` .. `ending{C-1}` [B]
@@ -23,18 +23,11 @@ class MultipleChoiceServing(tf.Module):
     `ClassifierServing`'s.
     """
 
-    def __init__(self, model, tokenizer, task,
+    def __init__(self, model, tokenizer, description,
                  max_text_bytes=serving_ops.DEFAULT_MAX_TEXT_BYTES):
-        super().__init__(name="multiple_choice_serving")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
-        self.limit = int(max_text_bytes)
-        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
-                                          trainable=False,
-                                          name="max_text_bytes")
-        self.num_choices = int(task["num_choices"])
-        self.max_seq_length = int(task["max_seq_length"])
+        super().__init__(model, tokenizer, description, max_text_bytes,
+                         name="multiple_choice_serving")
+        self.num_choices = int(description.num_choices)
 
     def _outputs(self, inputs):
         logits = serving_ops.call_in_chunks(self.model, inputs, ["logits"])[
@@ -46,24 +39,26 @@ class MultipleChoiceServing(tf.Module):
     def _from_text(self, context, *endings):
         choices = self.num_choices
         names = ["context"] + [f"ending{i}" for i in range(choices)]
-        checked = serving_ops.checked_texts(dict(zip(names, (context, *endings))),
-                                self.limit)
+        checked = serving_ops.checked_texts(
+            dict(zip(names, (context, *endings))), self.limit)
         context = checked["context"]
         endings = [checked[name] for name in names[1:]]
         flat_endings = tf.reshape(tf.stack(endings, axis=1), [-1])  # [B*C]
-        flat = serving_ops.pack(self.tokenizer,
-                    [tf.repeat(context, choices), flat_endings],
-                    self.max_seq_length)
+        flat = self.tokenizer.encode(
+            tf.repeat(context, choices), flat_endings, self.max_seq_length,
+            pad_to_seq_length=False)
         inputs = {name: tf.reshape(value, [-1, choices, tf.shape(value)[-1]])
                   for name, value in flat.items()}  # [B, C, L]
         return self._outputs(inputs)
 
     def signatures(self):
         serve_text = tf.function(self._from_text)
-        serve_ids = serving_ops.tokenized_signature(self._outputs, (self.num_choices,))
+        serve_ids = serving_ops.tokenized_signature(self._outputs,
+                                                    (self.num_choices,))
         self.serve_text, self.serve_ids = serve_text, serve_ids
         names = ["context"] + [f"ending{i}" for i in range(self.num_choices)]
-        return {"serving_default": serving_ops.named_concrete(serve_text, names),
+        return {"serving_default": serving_ops.named_concrete(serve_text,
+                                                              names),
                 "tokenized": serve_ids.get_concrete_function()}
 
     def method_names(self):

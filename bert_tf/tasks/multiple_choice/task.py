@@ -7,6 +7,7 @@ cross-entropy over the choices; metric: accuracy. Predictions: a CSV with
 each ending's probability and the chosen one (`swag_predictions.csv`).
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from bert_tf import errors
 from bert_tf import losses
 from bert_tf import models
+from bert_tf.tasks import base
 from bert_tf.tasks import datasets as finetuning_data
 from bert_tf.tasks.multiple_choice import data as swag_data
 from bert_tf.tasks.text_classification import metrics
@@ -22,7 +24,14 @@ TASK_NAMES = ("swag",)
 PREDICTIONS_FILE = "swag_predictions.csv"
 
 
-class Task:
+@dataclasses.dataclass(frozen=True)
+class Description(base.TaskDescription):
+    """A SWAG model's task: `num_choices` endings per example."""
+
+    num_choices: int = swag_data.NUM_CHOICES
+
+
+class Task(base.Task):
     """SWAG as fine-tuning needs it (see bert_tf/finetuning.py)."""
 
     name = "swag"
@@ -60,9 +69,9 @@ class Task:
 
     def evaluate(self, examples, features, outputs):
         del features  # the examples themselves
-        return metrics.task_metrics(
-            "swag", [e.label for e in examples],
-            np.argmax(outputs["logits"], axis=-1))
+        return {"accuracy": metrics.accuracy(
+            [e.label for e in examples],
+            np.argmax(outputs["logits"], axis=-1))}
 
     def write_predictions(self, output_dir, split, examples, features,
                           outputs):
@@ -75,7 +84,7 @@ class Task:
         return path
 
     def description(self, max_seq_length, lower_case):
-        return {"name": "swag", "family": "multiple_choice",
-                "num_choices": swag_data.NUM_CHOICES,
-                "max_seq_length": max_seq_length,
-                "lower_case": lower_case}
+        return Description(name=self.name, family="multiple_choice",
+                           max_seq_length=max_seq_length,
+                           lower_case=lower_case,
+                           num_choices=swag_data.NUM_CHOICES)

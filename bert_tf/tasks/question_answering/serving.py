@@ -52,38 +52,32 @@ def _flat_gather(values, indices, valid):
     return tf.gather(padded, tf.where(valid, indices, size))
 
 
-class QuestionAnsweringServing(tf.Module):
+class QuestionAnsweringServing(serving_ops.ServingModule):
     """A fine-tuned `BertSpanLabeler` (SQuAD) behind serving signatures.
 
     Args:
         model: the fine-tuned BertSpanLabeler.
         tokenizer: `bert_tf.BertTokenizer` of its vocabulary.
-        task: the task description kept with the model (max_seq_length,
-            max_query_length, doc_stride, max_answer_length, n_best_size,
-            version_2_with_negative, null_score_diff_threshold).
+        description: `task.Description` kept with the model: its
+            max_seq_length, version and `Options` (windows, decoding).
         max_text_bytes: int. Longest question or context accepted
             (`serving_ops.checked_texts`).
     """
 
-    def __init__(self, model, tokenizer, task,
+    def __init__(self, model, tokenizer, description,
                  max_text_bytes=serving_ops.DEFAULT_MAX_TEXT_BYTES):
-        super().__init__(name="question_answering_serving")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
-        self.limit = int(max_text_bytes)
-        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
-                                          trainable=False,
-                                          name="max_text_bytes")
-        self.max_seq_length = int(task["max_seq_length"])
-        self.max_query_length = int(task["max_query_length"])
-        self.doc_stride = int(task["doc_stride"])
-        self.max_answer_length = int(task["max_answer_length"])
-        self.n_best_size = int(task.get("n_best_size", 20))
-        self.version_2 = bool(task["version_2_with_negative"])
-        self.null_threshold = float(task["null_score_diff_threshold"])
-        features.check_lengths(self.max_seq_length,
-                                     self.max_query_length, self.doc_stride)
+        super().__init__(model, tokenizer, description, max_text_bytes,
+                         name="question_answering_serving")
+        self.max_query_length = int(description.options.max_query_length)
+        self.doc_stride = int(description.options.doc_stride)
+        self.max_answer_length = int(
+            description.options.max_answer_length)
+        self.n_best_size = int(description.options.n_best_size)
+        self.version_2 = bool(description.version_2_with_negative)
+        self.null_threshold = float(
+            description.options.null_score_diff_threshold)
+        features.check_lengths(self.max_seq_length, self.max_query_length,
+                               self.doc_stride)
 
     def _windows(self, question, context):
         """Packed windows of every question; see features."""
@@ -106,15 +100,8 @@ class QuestionAnsweringServing(tf.Module):
             [tf.gather(query, example),
              tf.gather(ids.flat_values, positions)],
             tokenizer.cls_id, tokenizer.sep_id)
-        dense = serving_ops.at_least_one_column
         return {
-            "inputs": {
-                "input_word_ids": dense(tf.cast(
-                    packed.to_tensor(tokenizer.pad_id), tf.int32)),
-                "input_mask": dense(
-                    tf.ones_like(packed, tf.int32).to_tensor(0)),
-                "input_type_ids": dense(
-                    tf.cast(types.to_tensor(0), tf.int32))},
+            "inputs": tokenizer.model_inputs(packed, types),
             "example": example, "positions": positions,
             "first_piece": first,
             "context_offset": tf.gather(query.row_lengths(), example) + 2,
@@ -255,7 +242,8 @@ class QuestionAnsweringServing(tf.Module):
 
     def signatures(self):
         self.serve_text = tf.function(self._from_text,
-                                      input_signature=[serving_ops.STRING, serving_ops.STRING])
+                                      input_signature=[serving_ops.STRING,
+                                                       serving_ops.STRING])
         self.serve_ids = serving_ops.tokenized_signature(
             self._logits)
         return {"serving_default": self.serve_text.get_concrete_function(),

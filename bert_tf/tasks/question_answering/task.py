@@ -3,11 +3,11 @@
 Tasks `squad` (DATA_DIR/train-v1.1.json, dev-v1.1.json) and `squad_v2`
 (train-v2.0.json, dev-v2.0.json). Each question is packed with windows of
 its paragraph, `[CLS] question [SEP] window [SEP]` (`--max_query_length`,
-`--doc_stride`; see bert_tf/tasks/question_answering/features.py); `BertSpanLabeler`
+`--doc_stride`; see features.py); `BertSpanLabeler`
 gives start and end logits per piece; the loss is the mean of the start and
 end cross-entropies (`bert_tf.losses.span_loss`). Answers are decoded as the
 original run_squad.py does (`--n_best_size`, `--max_answer_length`, v2.0's
-`--null_score_diff_threshold`; see bert_tf/tasks/question_answering/postprocessing.py) and
+`--null_score_diff_threshold`; see postprocessing.py) and
 scored with the official EM/F1 (bert_tf/tasks/question_answering/metrics.py).
 
 Splits: SQuAD's test set is hidden; its leaderboard runs a model on files in
@@ -25,14 +25,17 @@ never trained on, and a question left without a usable answer is dropped
 (counted in a warning); impossible questions (v2.0) train on [CLS].
 """
 
+import dataclasses
 import os
 
 from absl import logging
 import numpy as np
 
+from bert_tf.cli import run_flags
 from bert_tf import errors
 from bert_tf import losses
 from bert_tf import models
+from bert_tf.tasks import base
 from bert_tf.tasks import datasets as finetuning_data
 from bert_tf.tasks.question_answering import data as squad_data
 from bert_tf.tasks.question_answering import features as squad_features
@@ -43,18 +46,52 @@ TASK_NAMES = ("squad", "squad_v2")
 _VERSIONS = {"squad": "v1.1", "squad_v2": "v2.0"}
 
 
-class Task:
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How questions are windowed and answers decoded; each a flag of
+    `python -m tasks.finetune` and kept in the model's description, so the
+    export decodes as evaluation did."""
+
+    max_query_length: int = run_flags.option(
+        64, "SQuAD: question pieces kept.")
+    doc_stride: int = run_flags.option(
+        128, "SQuAD: pieces between the starts of two windows over a long "
+        "context.")
+    n_best_size: int = run_flags.option(
+        20, "SQuAD: candidate starts/ends per window, answers in "
+        "nbest_predictions.json.")
+    max_answer_length: int = run_flags.option(
+        30, "SQuAD: longest answer in pieces.")
+    null_score_diff_threshold: float = run_flags.option(
+        0.0, "SQuAD v2.0: predict no answer when the null score beats the "
+        "best span by more (use the best_f1_thresh of an earlier "
+        "evaluation).")
+
+
+@dataclasses.dataclass(frozen=True)
+class Description(base.TaskDescription):
+    """A SQuAD model's task: the version and the `Options` it was
+    evaluated with (stored flat, beside the other fields; a model directory
+    written before a field existed gets its default).
+
+        >>> old = {"name": "squad", "family": "question_answering",
+        ...        "max_seq_length": 384, "lower_case": True,
+        ...        "doc_stride": 96}
+        >>> Description.from_json(old, "bert_tf_model.json").options
+        Options(max_query_length=64, doc_stride=96, n_best_size=20, \
+max_answer_length=30, null_score_diff_threshold=0.0)
+    """
+
+    version_2_with_negative: bool = False
+    options: Options = Options()
+
+
+class Task(base.Task):
     """SQuAD v1.1 or v2.0 as fine-tuning needs it (see bert_tf/finetuning.py).
 
     Args:
         name: str. "squad" (v1.1) or "squad_v2" (v2.0).
-        max_query_length: int. Question pieces kept.
-        doc_stride: int. Pieces between the starts of two context windows.
-        n_best_size: int. Candidate starts/ends per window and answers kept
-            per question (nbest_predictions.json).
-        max_answer_length: int. Longest answer, in pieces.
-        null_score_diff_threshold: float. v2.0: answer "" when the null
-            score exceeds the best span's by more than this.
+        options: `Options`.
     """
 
     eval_splits = ("dev",)
@@ -62,10 +99,10 @@ class Task:
     # --do_eval writes the prediction files of what it scores, too.
     eval_writes_predictions = True
     loss_fn = staticmethod(losses.span_loss)
+    keras_targets = {"start_logits": "start_positions",
+                     "end_logits": "end_positions"}
 
-    def __init__(self, name="squad", max_query_length=64, doc_stride=128,
-                 n_best_size=20, max_answer_length=30,
-                 null_score_diff_threshold=0.0):
+    def __init__(self, name="squad", options=Options()):
         if name not in _VERSIONS:
             raise ValueError(f"unknown SQuAD task {name!r}; expected one of "
                              f"{', '.join(TASK_NAMES)}")
@@ -73,17 +110,24 @@ class Task:
         self.version = _VERSIONS[name]
         self.version_2_with_negative = name == "squad_v2"
         self.accepted_models = (name,)
-        self.max_query_length = max_query_length
-        self.doc_stride = doc_stride
-        self.n_best_size = n_best_size
-        self.max_answer_length = max_answer_length
-        self.null_score_diff_threshold = null_score_diff_threshold
+        self.options = options
+
+    @classmethod
+    def from_run(cls, name, run):
+        task = cls(name, run.question_answering)
+        task.check_lengths(run.max_seq_length)
+        return task
+
+    @classmethod
+    def from_description(cls, description):
+        return cls(description.name, description.options)
 
     def check_lengths(self, max_seq_length):
         """Raises ValueError (naming the flags) if `max_seq_length` leaves
         no room for context after the question; `features` checks too."""
-        squad_features.check_lengths(max_seq_length, self.max_query_length,
-                                     self.doc_stride)
+        squad_features.check_lengths(max_seq_length,
+                                     self.options.max_query_length,
+                                     self.options.doc_stride)
 
     def read(self, data_dir, split):
         examples = squad_data.read_split(data_dir, split, self.version)
@@ -109,8 +153,8 @@ class Task:
     def features(self, tokenizer, examples, max_seq_length):
         """Packed windows: one or more per example (SquadFeature)."""
         return squad_features.create_features(
-            tokenizer, examples, max_seq_length, self.max_query_length,
-            self.doc_stride)
+            tokenizer, examples, max_seq_length,
+            self.options.max_query_length, self.options.doc_stride)
 
     def dataset(self, tokenizer, features, batching):
         sequences = {
@@ -131,8 +175,9 @@ class Task:
         """SquadPredictions from the model's outputs, in features order."""
         return squad_postprocessing.predict_answers(
             examples, features, outputs["start_logits"],
-            outputs["end_logits"], self.n_best_size, self.max_answer_length,
-            self.version_2_with_negative, self.null_score_diff_threshold)
+            outputs["end_logits"], self.options.n_best_size,
+            self.options.max_answer_length, self.version_2_with_negative,
+            self.options.null_score_diff_threshold)
 
     def evaluate(self, examples, features, outputs):
         """v1.1: exact_match, f1; v2.0: exact, f1, HasAns_*, NoAns_*,
@@ -157,13 +202,8 @@ class Task:
 
     def description(self, max_seq_length, lower_case):
         """What an export needs to serve the model (bert_tf_model.json)."""
-        return {"name": self.name, "family": "question_answering",
-                "version_2_with_negative": self.version_2_with_negative,
-                "max_seq_length": max_seq_length,
-                "max_query_length": self.max_query_length,
-                "doc_stride": self.doc_stride,
-                "max_answer_length": self.max_answer_length,
-                "n_best_size": self.n_best_size,
-                "null_score_diff_threshold":
-                    self.null_score_diff_threshold,
-                "lower_case": lower_case}
+        return Description(
+            name=self.name, family="question_answering",
+            max_seq_length=max_seq_length, lower_case=lower_case,
+            version_2_with_negative=self.version_2_with_negative,
+            options=self.options)

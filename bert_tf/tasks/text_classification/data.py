@@ -111,6 +111,9 @@ class GlueTask:
         skip_malformed: bool. Skip (and count) rows with the wrong number of
             columns instead of raising; QQP only.
         allow_empty_text: bool. Accept empty sentences; QQP only.
+        metrics: str. What its dev splits are scored with, a key of
+            `metrics.METRICS`: "accuracy", "mcc", "accuracy_and_f1" or
+            "pearson_spearman".
     """
 
     name: str
@@ -125,6 +128,7 @@ class GlueTask:
     test_file: str | None = None
     skip_malformed: bool = False
     allow_empty_text: bool = False
+    metrics: str = "accuracy"
 
     @property
     def is_regression(self) -> bool:
@@ -213,21 +217,24 @@ def _make_tasks():
         _mnli_task(),
         GlueTask("qqp", _BINARY, True, ("dev",), ("test",), qqp, qqp,
                  Columns(("id", q1, q2), q1, q2, index="id"), ("QQP",),
-                 skip_malformed=True, allow_empty_text=True),
+                 skip_malformed=True, allow_empty_text=True,
+                 metrics="accuracy_and_f1"),
         _indexed_pair_task("qnli", _ENTAILMENT, "question", "sentence",
                            "QNLI"),
         GlueTask("stsb", None, True, ("dev",), ("test",), stsb, stsb,
                  Columns(_STSB_COLUMNS, "sentence1", "sentence2",
-                         index="index"), ("STS-B",)),
+                         index="index"), ("STS-B",),
+                 metrics="pearson_spearman"),
         GlueTask("mrpc", _BINARY, True, ("dev",), ("test",), mrpc, mrpc,
                  Columns(("index",) + _MRPC_COLUMNS, "#1 String",
-                         "#2 String", index="index"), ("MRPC",)),
+                         "#2 String", index="index"), ("MRPC",),
+                 metrics="accuracy_and_f1"),
         _indexed_pair_task("rte", _ENTAILMENT, "sentence1", "sentence2",
                            "RTE"),
         GlueTask("sst2", _BINARY, False, ("dev",), ("test",), sst2, sst2,
                  single_test, ("SST-2",)),
         GlueTask("cola", _BINARY, False, ("dev",), ("test",), cola, cola,
-                 single_test, ("CoLA",)),
+                 single_test, ("CoLA",), metrics="mcc"),
         _indexed_pair_task("wnli", _BINARY, "sentence1", "sentence2", "WNLI"),
         # The diagnostic set is predicted by an MNLI model: MNLI's labels.
         GlueTask("ax", _NLI_LABELS, True, (), ("test",), None, None,

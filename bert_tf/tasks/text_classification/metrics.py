@@ -1,4 +1,4 @@
-"""GLUE and SWAG evaluation metrics, as the GLUE benchmark reports them.
+"""GLUE evaluation metrics, as the GLUE benchmark reports them.
 
 These metrics do not stream: they are computed once over the whole dev set,
 from the gathered labels and predictions (class ids, or STS-B scores).
@@ -9,7 +9,7 @@ uses per task and fixes how degenerate inputs are reported.
 | -------------------------- | ---------------------------------------- |
 | cola                       | mcc                                      |
 | sst2, qnli, rte, wnli,     | accuracy                                 |
-| mnli, swag                 |                                          |
+| mnli                       |                                          |
 | mrpc, qqp                  | accuracy, f1, accuracy_and_f1 (the mean) |
 | stsb                       | pearson, spearman, corr (the mean)       |
 
@@ -31,8 +31,8 @@ sorts as "no skill" rather than poisoning averages:
 
 Example:
 
-    metrics.task_metrics("mrpc", [1, 0, 1, 1], [1, 0, 0, 1])
-    # {"accuracy": 0.75, "f1": 0.8, "accuracy_and_f1": 0.775}
+    >>> task_metrics("mrpc", [1, 0, 1, 1], [1, 0, 0, 1])
+    {'accuracy': 0.75, 'f1': 0.8, 'accuracy_and_f1': 0.775}
 """
 
 from collections.abc import Callable
@@ -41,6 +41,8 @@ import numpy as np
 from absl import logging
 from scipy import stats
 from sklearn import metrics as sk_metrics
+
+from bert_tf.tasks.text_classification import data
 
 
 def _check_pair(labels, predictions, name="predictions"):
@@ -174,26 +176,21 @@ def _accuracy_and_f1_metrics(labels, predictions):
             "accuracy_and_f1": (acc + f1_score) / 2.0}
 
 
-# Task name -> function(labels, predictions) -> {metric name: float}.
+# Metric group (a GLUE task's `metrics`, see data.TASKS) ->
+# function(labels, predictions) -> {metric name: float}.
 METRICS: dict[str, Callable[..., dict[str, float]]] = {
-    "cola": _mcc_metrics,
-    "sst2": _accuracy_metrics,
-    "mrpc": _accuracy_and_f1_metrics,
-    "qqp": _accuracy_and_f1_metrics,
-    "stsb": pearson_spearman,
-    "mnli": _accuracy_metrics,
-    "qnli": _accuracy_metrics,
-    "rte": _accuracy_metrics,
-    "wnli": _accuracy_metrics,
-    "swag": _accuracy_metrics,
+    "accuracy": _accuracy_metrics,
+    "mcc": _mcc_metrics,
+    "accuracy_and_f1": _accuracy_and_f1_metrics,
+    "pearson_spearman": pearson_spearman,
 }
 
 
 def task_metrics(task: str, labels, predictions) -> dict[str, float]:
-    """Computes the GLUE (or SWAG) metrics of one task's dev set.
+    """Computes the GLUE metrics of one task's dev set.
 
     Args:
-        task: str. A key of `METRICS`, e.g. "cola", "mrpc", "stsb".
+        task: str. A GLUE task with dev splits, e.g. "cola", "mrpc", "stsb".
         labels: 1-D sequence of int class ids (float scores for "stsb").
         predictions: 1-D sequence, same length and kind as `labels`.
 
@@ -204,7 +201,9 @@ def task_metrics(task: str, labels, predictions) -> dict[str, float]:
         ValueError: if the task is unknown, the lengths differ, or the
             inputs are empty.
     """
-    if task not in METRICS:
-        raise ValueError(
-            f"unknown task {task!r}; known tasks: {', '.join(sorted(METRICS))}")
-    return METRICS[task](labels, predictions)
+    if task not in data.TASKS or not data.TASKS[task].eval_splits:
+        scored = sorted(name for name, spec in data.TASKS.items()
+                        if spec.eval_splits)
+        raise ValueError(f"unknown task {task!r}; known tasks: "
+                         f"{', '.join(scored)}")
+    return METRICS[data.TASKS[task].metrics](labels, predictions)

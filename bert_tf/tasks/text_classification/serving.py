@@ -24,33 +24,25 @@ import tensorflow as tf
 from bert_tf.tasks import serving_ops
 
 
-class ClassifierServing(tf.Module):
+class ClassifierServing(serving_ops.ServingModule):
     """A fine-tuned `BertClassifier` (GLUE task) behind serving signatures.
 
     Args:
         model: the fine-tuned BertClassifier.
         tokenizer: `bert_tf.BertTokenizer` of its vocabulary.
-        task: the task description kept with the model (labels, is_pair,
-            max_seq_length).
+        description: `task.Description` kept with the model (labels,
+            is_pair, max_seq_length).
         max_text_bytes: int. Longest raw text accepted (see
             `checked_texts`).
     """
 
-    def __init__(self, model, tokenizer, task,
+    def __init__(self, model, tokenizer, description,
                  max_text_bytes=serving_ops.DEFAULT_MAX_TEXT_BYTES):
-        super().__init__(name="classifier_serving")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
-        self.limit = int(max_text_bytes)
-        # Saved with the export, for whoever sizes the server.
-        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
-                                          trainable=False,
-                                          name="max_text_bytes")
-        self.is_pair = bool(task["is_pair"])
-        self.max_seq_length = int(task["max_seq_length"])
-        self.is_regression = task["labels"] is None
-        labels = task["labels"] or []
+        super().__init__(model, tokenizer, description, max_text_bytes,
+                         name="classifier_serving")
+        self.is_pair = bool(description.is_pair)
+        self.is_regression = description.labels is None
+        labels = description.labels or []
         self.labels = tf.constant(labels, tf.string)
         self.input_names = ["text_a", "text_b"] if self.is_pair \
             else ["text_a"]
@@ -66,11 +58,12 @@ class ClassifierServing(tf.Module):
                 "probabilities": tf.nn.softmax(logits, axis=-1)}
 
     def _from_text(self, texts):
-        checked = serving_ops.checked_texts(dict(zip(self.input_names, texts)),
-                                self.limit)
-        return self._outputs(serving_ops.pack(
-            self.tokenizer, [checked[n] for n in self.input_names],
-            self.max_seq_length))
+        checked = serving_ops.checked_texts(
+            dict(zip(self.input_names, texts)), self.limit)
+        texts = [checked[name] for name in self.input_names]
+        return self._outputs(self.tokenizer.encode(
+            texts[0], texts[1] if self.is_pair else None,
+            seq_length=self.max_seq_length, pad_to_seq_length=False))
 
     def signatures(self):
         if self.is_pair:

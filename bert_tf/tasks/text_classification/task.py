@@ -1,20 +1,24 @@
 """GLUE fine-tuning: sentence (pair) classification and STS-B regression.
 
 One `Task` class serves every GLUE task; what differs between tasks is
-plain data in `bert_tf.tasks.text_classification.data.TASKS` (files, columns, labels) and
-`bert_tf.tasks.text_classification.metrics.METRICS`. The head is `BertClassifier` on the pooled
+one entry of plain data in `data.TASKS` (files, columns, labels, the metric
+group of `metrics.METRICS`). The head is `BertClassifier` on the pooled
 [CLS] vector: C classes with cross-entropy, or one output with squared
 error for STS-B. AX (the diagnostic set) has only a test split and is
 predicted with an MNLI model: `--task=ax --do_predict
 --init_checkpoint=MNLI_OUTPUT_DIR/model`.
 """
 
+import dataclasses
 import os
+from typing import Optional
 
+import keras
 import numpy as np
 
 from bert_tf import losses
 from bert_tf import models
+from bert_tf.tasks import base
 from bert_tf.tasks import datasets as finetuning_data
 from bert_tf.tasks.text_classification import data as glue_data
 from bert_tf.tasks.text_classification import metrics
@@ -22,7 +26,20 @@ from bert_tf.tasks.text_classification import metrics
 TASK_NAMES = tuple(glue_data.TASKS)
 
 
-class Task:
+@dataclasses.dataclass(frozen=True)
+class Description(base.TaskDescription):
+    """A GLUE model's task.
+
+    Args:
+        labels: the class names in logit order; None for regression (STS-B).
+        is_pair: bool. Two input texts (`text_a`, `text_b`) or one.
+    """
+
+    labels: Optional[tuple] = None
+    is_pair: bool = False
+
+
+class Task(base.Task):
     """A GLUE task as fine-tuning needs it (see bert_tf/finetuning.py)."""
 
     def __init__(self, name):
@@ -32,8 +49,16 @@ class Task:
         self.test_splits = self.spec.test_splits
         # Fine-tuned models this task evaluates or predicts with.
         self.accepted_models = ("mnli",) if name == "ax" else (name,)
-        self.loss_fn = losses.regression_loss if self.spec.is_regression \
-            else losses.classification_loss
+
+    def keras_compile_args(self):
+        if not self.spec.is_regression:
+            return super().keras_compile_args()
+        return {"loss": {"logits": keras.losses.MeanSquaredError()}}
+
+    def loss_fn(self, features, outputs):
+        if self.spec.is_regression:
+            return losses.regression_loss(features, outputs)
+        return losses.classification_loss(features, outputs)
 
     @property
     def num_outputs(self):
@@ -102,9 +127,7 @@ class Task:
 
     def description(self, max_seq_length, lower_case):
         """What an export needs to serve the model (bert_tf_model.json)."""
-        return {"name": self.name, "family": "text_classification",
-                "labels": list(self.spec.labels) if self.spec.labels
-                else None,
-                "is_pair": self.spec.is_pair,
-                "max_seq_length": max_seq_length,
-                "lower_case": lower_case}
+        return Description(name=self.name, family="text_classification",
+                           max_seq_length=max_seq_length,
+                           lower_case=lower_case,
+                           labels=self.spec.labels, is_pair=self.spec.is_pair)

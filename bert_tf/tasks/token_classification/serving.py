@@ -22,7 +22,7 @@ L the longest packed window, T tags.
 
 Long texts are never truncated: words are packed greedily into windows of
 the model's max_seq_length ([CLS] and [SEP] included), splitting only
-between words, as training split long sentences (bert_tf/tasks/token_classification/data.py);
+between words, as training split long sentences (data.py);
 a single word of more word pieces than a window keeps its first ones.
 Offsets count code points of the text once bytes that are not UTF-8 are
 dropped (for valid UTF-8 input, the text itself). A text of more than the
@@ -43,31 +43,25 @@ from bert_tf import tokenization
 
 
 
-class TokenClassificationServing(tf.Module):
+class TokenClassificationServing(serving_ops.ServingModule):
     """A fine-tuned `BertTokenTagger` (CoNLL-2003) behind serving
     signatures.
 
     Args:
         model: the fine-tuned BertTokenTagger.
         tokenizer: `bert_tf.BertTokenizer` of its vocabulary.
-        task: the task description kept with the model (labels: the IOB2
-            tags in the model's output order; max_seq_length).
+        description: `task.Description` kept with the model (labels: the
+            IOB2 tags in the model's output order; max_seq_length).
         max_text_bytes: int. Longest text accepted
             (`serving_ops.checked_texts`).
     """
 
-    def __init__(self, model, tokenizer, task,
+    def __init__(self, model, tokenizer, description,
                  max_text_bytes=serving_ops.DEFAULT_MAX_TEXT_BYTES):
-        super().__init__(name="token_classification_serving")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.vocab = tf.saved_model.Asset(tokenizer.vocab_file)
-        self.limit = int(max_text_bytes)
-        self.max_text_bytes = tf.Variable(self.limit, dtype=tf.int64,
-                                          trainable=False,
-                                          name="max_text_bytes")
-        self.capacity = int(task["max_seq_length"]) - 2
-        labels = list(task["labels"])
+        super().__init__(model, tokenizer, description, max_text_bytes,
+                         name="token_classification_serving")
+        self.capacity = self.max_seq_length - 2
+        labels = list(description.labels)
         types = list(dict.fromkeys(t[2:] for t in labels if t != "O"))
         if "O" not in labels or any(
                 t != "O" and (t[:2] not in ("B-", "I-") or
@@ -93,7 +87,7 @@ class TokenClassificationServing(tf.Module):
             [token.startswith("##") for token in tokenizer.vocab])
 
     def _windows(self, word_start, word_limit, word_end_piece):
-        """Greedy word windows, as bert_tf/tasks/token_classification/data.py cuts them.
+        """Greedy word windows, as data.py cuts them.
 
         Args:
             word_start, word_limit: int64 [B]: each row's first word and
@@ -163,15 +157,9 @@ class TokenClassificationServing(tf.Module):
                 tf.gather(piece_start, firsts),
                 tf.gather(piece_start, limits)))],
             tokenizer.cls_id, tokenizer.sep_id)
-        logits = serving_ops.call_in_chunks(self.model, {
-            name: serving_ops.at_least_one_column(value)
-            for name, value in (
-                ("input_word_ids", tf.cast(packed.to_tensor(
-                    tokenizer.pad_id), tf.int32)),
-                ("input_mask", tf.ones_like(packed, tf.int32).to_tensor(0)),
-                ("input_type_ids",
-                 tf.zeros_like(packed, tf.int32).to_tensor(0)))
-        }, ["logits"])["logits"]  # [W, L, T]
+        logits = serving_ops.call_in_chunks(
+            self.model, tokenizer.model_inputs(packed),
+            ["logits"])["logits"]  # [W, L, T]
         word = tf.range(num_words)
         window = tf.searchsorted(limits, word, side="right",
                                  out_type=tf.int64)

@@ -13,12 +13,14 @@ them (seqeval's default mode: an entity counts only if its type and both
 boundaries match), overall (micro-averaged) and per type, plus conlleval's
 token accuracy. `text_precision`, `text_recall` and `text_f1` score the
 entities the NER export finds in the sentences' text, where a CoNLL token
-such as `U.S.` is several words (`bert_tf.tasks.token_classification.data.text_entity_scores`). The test split is labelled, so --do_eval scores dev and
+such as `U.S.` is several words (`data.text_entity_scores`). The test
+split is labelled, so --do_eval scores dev and
 test; --do_predict writes `conll2003_<split>_predictions.txt`
 (`token gold predicted`, blank line between sentences), which
 `conlleval < FILE` reads.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -27,6 +29,7 @@ from seqeval.metrics import sequence_labeling
 
 from bert_tf import losses
 from bert_tf import models
+from bert_tf.tasks import base
 from bert_tf.tasks import datasets as finetuning_data
 from bert_tf.tasks.token_classification import data as conll_data
 
@@ -82,7 +85,14 @@ def _precision_recall_f1(gold, predicted, average):
         gold, predicted, average=average, zero_division=0)[:3]
 
 
-class Task:
+@dataclasses.dataclass(frozen=True)
+class Description(base.TaskDescription):
+    """A NER model's task: `labels`, the IOB2 tags in logit order."""
+
+    labels: tuple = conll_data.TAGS
+
+
+class Task(base.Task):
     """CoNLL-2003 NER as fine-tuning needs it (see bert_tf/finetuning.py)."""
 
     name = "conll2003"
@@ -90,6 +100,8 @@ class Task:
     test_splits = ("test",)
     accepted_models = ("conll2003",)
     loss_fn = staticmethod(losses.token_classification_loss)
+    keras_targets = {"logits": "label_ids"}
+    keras_sample_weight = "label_weights"
 
     def __init__(self, name="conll2003"):
         del name  # one task in this family
@@ -134,7 +146,6 @@ class Task:
 
     def description(self, max_seq_length, lower_case):
         """What an export needs to serve the model (bert_tf_model.json)."""
-        return {"name": "conll2003", "family": "token_classification",
-                "labels": list(conll_data.TAGS),
-                "max_seq_length": max_seq_length,
-                "lower_case": lower_case}
+        return Description(name=self.name, family="token_classification",
+                           max_seq_length=max_seq_length,
+                           lower_case=lower_case, labels=conll_data.TAGS)

@@ -1,7 +1,7 @@
 """The export as library calls: `export` (a fine-tuned model directory ->
-the next version under an export directory), `export_encoder` (the TF
-Hub-style pair), `serving_module` (the tf.Module before saving). See
-serving/export/__init__.py.
+the next version under an export directory; `bert_tf.export_model`),
+`export_encoder` (the TF Hub-style pair), `serving_module` (the tf.Module
+before saving). What an export holds: serving/export/__init__.py.
 """
 
 import os
@@ -15,14 +15,14 @@ from tensorflow_serving.apis import predict_pb2
 
 from bert_tf import checkpoints
 from bert_tf import errors
+from bert_tf.export import hub_encoder as encoder_export
+from bert_tf.export import model_config
+from bert_tf.export import op_audit
+from bert_tf.export import saved_model
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf.tasks import registry
 from bert_tf.tasks import serving_ops
 from bert_tf import tokenization
-from serving.export import hub_encoder as encoder_export
-from serving.export import model_config
-from serving.export import op_audit
-from serving import saved_model
 
 # Longest raw text (bytes) each input row may hold; see docs/serving.md.
 DEFAULT_MAX_TEXT_BYTES = serving_ops.DEFAULT_MAX_TEXT_BYTES
@@ -79,17 +79,19 @@ def serving_module(model_dir, task_name=None,
         raise ExportError(f"{model_dir}: not a fine-tuned model (no task in "
                           f"{checkpoints.MODEL_FILE}); export the "
                           "OUTPUT_DIR/model of a tasks.finetune run")
-    if task_name and task_name != task["name"]:
-        raise ExportError(f"{model_dir}: fine-tuned for {task['name']}, not "
-                          f"{task_name}")
+    where = os.path.join(model_dir, checkpoints.MODEL_FILE)
     try:
-        module_class = registry.serving_module_class(task.get("family"))
+        description = registry.description_from_json(task, where)
+        module_class = registry.serving_module_class(description.family)
     except errors.Error as e:
         raise ExportError(f"{model_dir}: no serving module: {e}") from None
+    if task_name and task_name != description.name:
+        raise ExportError(f"{model_dir}: fine-tuned for {description.name}, "
+                          f"not {task_name}")
     tokenizer = tokenization.BertTokenizer(
-        os.path.join(model_dir, "vocab.txt"), task["lower_case"])
-    return module_class(checkpoints.load_model(model_dir), tokenizer, task,
-                        max_text_bytes=max_text_bytes)
+        os.path.join(model_dir, "vocab.txt"), description.lower_case)
+    return module_class(checkpoints.load_model(model_dir), tokenizer,
+                        description, max_text_bytes=max_text_bytes)
 
 
 def _publish(module, export_dir, serving_version):

@@ -76,15 +76,7 @@ class Preprocessor(tf.Module):
             [tf.cast(s, tf.int32) for s in flat], budget)
         ids, types = tf_text.combine_segments(
             trimmed, self.tokenizer.cls_id, self.tokenizer.sep_id)
-        shape = tf.stack([ids.nrows(), seq_length])
-        return {
-            "input_word_ids": tf.cast(ids.to_tensor(
-                self.tokenizer.pad_id, shape=shape), tf.int32),
-            "input_mask": tf.cast(tf.ones_like(ids).to_tensor(
-                0, shape=shape), tf.int32),
-            "input_type_ids": tf.cast(types.to_tensor(0, shape=shape),
-                                      tf.int32),
-        }
+        return self.tokenizer.model_inputs(ids, types, seq_length)
 
     def signatures(self):
         return {"serving_default": self.__call__.get_concrete_function()}
