@@ -147,7 +147,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from bert_tf.cli import flag_checks  # the command lines' one-line flag errors
+    from bert_tf.cli import flag_checks  # one-line flag errors
 
     define_flags()
     app.run(main, flags_parser=flag_checks.parse_flags)

@@ -46,8 +46,8 @@ from bert_tf import training
 
 
 
-@dataclasses.dataclass(frozen=True)
-class FinetuningRun:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FinetuningRun(training.RunOptions):
     """Everything one fine-tuning run needs; each field is also a flag of
     `python -m tasks.finetune` (bert_tf/cli/run_flags.py)."""
 
@@ -83,23 +83,6 @@ class FinetuningRun:
                                                "split.")
     warmup_proportion: float = run_flags.option(
         0.1, "Fraction of the steps with linear warmup.")
-    optimizer: str = run_flags.option(
-        "adamw", "adamw (Adam with bias correction and decoupled weight "
-        "decay), adam_weight_decay (google-research/bert's: no bias "
-        "correction) or lamb (a per-layer trust ratio, for large batches); "
-        "docs/finetuning.md.", choices=optimization.OPTIMIZERS)
-    save_checkpoints_steps: int = run_flags.option(
-        1000, "Steps between checkpoints.")
-    log_steps: int = run_flags.option(100, "Steps between log lines.")
-    distribution_strategy: str = run_flags.option(
-        "default", "tf.distribute strategy.", choices=distribute.STRATEGIES)
-    tpu: Optional[str] = run_flags.option(
-        None, "TPU name or address (with --distribution_strategy=tpu).")
-    jit_compile: bool = run_flags.option(False, "XLA-compile the model "
-                                         "steps.")
-    mixed_precision: str = run_flags.option(
-        "fp32", "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).",
-        choices=training.PRECISIONS)
     fixed_shapes: Optional[bool] = run_flags.option(
         None, "Pad batches to a few bucket lengths instead of each batch's "
         "longest; default: on with --jit_compile or a TPU.")
@@ -329,7 +312,7 @@ def _fine_tuned_model(run, task, fmt):
     description = checkpoints.read_model_description(run.init_checkpoint) \
         if fmt == "bert_tf" else {}
     trained_task = (description.get("task") or {}).get("name")
-    if trained_task not in task.accepted_models:
+    if trained_task not in (task.accepted_models or (task.name,)):
         raise FinetuningError(
             f"{run.init_checkpoint}: without --do_train, --init_checkpoint "
             f"must be a model fine-tuned for {run.task} (the OUTPUT_DIR/"

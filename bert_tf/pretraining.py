@@ -29,8 +29,8 @@ from bert_tf import tokenization
 from bert_tf import training
 
 
-@dataclasses.dataclass(frozen=True)
-class PretrainingRun:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PretrainingRun(training.RunOptions):
     """Everything one pre-training run needs; each field is also a flag of
     `python -m tasks.pretrain` (bert_tf/cli/run_flags.py)."""
 
@@ -60,23 +60,6 @@ class PretrainingRun:
     num_train_steps: int = run_flags.option(100000, "Optimizer steps.")
     num_warmup_steps: int = run_flags.option(10000, "Linear warmup steps.")
     learning_rate: float = run_flags.option(1e-4, "Peak learning rate.")
-    optimizer: str = run_flags.option(
-        "adamw", "adamw (Adam with bias correction and decoupled weight "
-        "decay), adam_weight_decay (google-research/bert's: no bias "
-        "correction) or lamb (a per-layer trust ratio, for large batches); "
-        "docs/pretraining.md.", choices=optimization.OPTIMIZERS)
-    save_checkpoints_steps: int = run_flags.option(
-        1000, "Steps between checkpoints.")
-    log_steps: int = run_flags.option(100, "Steps between log lines.")
-    distribution_strategy: str = run_flags.option(
-        "default", "tf.distribute strategy.", choices=distribute.STRATEGIES)
-    tpu: Optional[str] = run_flags.option(
-        None, "TPU name or address (with --distribution_strategy=tpu).")
-    jit_compile: bool = run_flags.option(False, "XLA-compile the training "
-                                         "step.")
-    mixed_precision: str = run_flags.option(
-        "fp32", "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).",
-        choices=training.PRECISIONS)
 
 
 def bert_config(run, vocab_size, init_config=None):

@@ -19,6 +19,7 @@ several machines (TF_CONFIG) and TPUs:
 import dataclasses
 import os
 import time
+from typing import Optional
 
 from absl import logging
 import keras
@@ -26,11 +27,38 @@ import tensorflow as tf
 
 from bert_tf import distribute
 from bert_tf import errors
+from bert_tf import optimization
+from bert_tf.cli import run_flags
 
 
 # --mixed_precision values -> Keras dtype policies.
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16",
               "fp16": "mixed_float16"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How a run trains, whatever it trains: the options pre-training and
+    fine-tuning share (the fields, and flags, of both runs)."""
+
+    optimizer: str = run_flags.option(
+        "adamw", "adamw (Adam with bias correction and decoupled weight "
+        "decay), adam_weight_decay (google-research/bert's: no bias "
+        "correction) or lamb (a per-layer trust ratio, for large batches); "
+        "docs/finetuning.md, docs/pretraining.md.",
+        choices=optimization.OPTIMIZERS)
+    save_checkpoints_steps: int = run_flags.option(
+        1000, "Steps between checkpoints.")
+    log_steps: int = run_flags.option(100, "Steps between log lines.")
+    distribution_strategy: str = run_flags.option(
+        "default", "tf.distribute strategy.", choices=distribute.STRATEGIES)
+    tpu: Optional[str] = run_flags.option(
+        None, "TPU name or address (with --distribution_strategy=tpu).")
+    jit_compile: bool = run_flags.option(False, "XLA-compile the model "
+                                         "steps.")
+    mixed_precision: str = run_flags.option(
+        "fp32", "fp32, bf16 (mixed bfloat16) or fp16 (with loss scaling).",
+        choices=PRECISIONS)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,5 +12,5 @@ scripts/setup.sh
 # TensorFlow's C++ log quiet in the test process (commands run by the
 # tests quiet theirs themselves: bert_tf/cli/console.py).
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-exec .venv/bin/python -m pytest -q tests -n "${TEST_WORKERS:-2}" \
+exec .venv/bin/python -m pytest -q tests bert_tf -n "${TEST_WORKERS:-2}" \
   --dist loadfile "$@"

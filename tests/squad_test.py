@@ -193,7 +193,7 @@ class TaskTest(tf.test.TestCase):
         self.assertEqual((task.eval_splits, task.test_splits),
                          (("dev",), ("dev",)))
         self.assertEqual(task.accepted_models, ("squad_v2",))
-        self.assertEqual(task.description(384, True).to_json()["max_query_length"],
+        self.assertEqual(task.description(384, True).options.max_query_length,
                          16)
         with self.assertRaisesRegex(ValueError, "--max_seq_length 64 leaves "
                                     "no room .* --max_query_length 64"):

@@ -108,7 +108,8 @@ class Task(abc.ABC):
         eval_splits: split names scored by --do_eval.
         test_splits: split names predicted by --do_predict.
         accepted_models: task names whose fine-tuned models this task
-            evaluates or predicts with (AX: an MNLI model).
+            evaluates or predicts with; None: its own (AX: an MNLI
+            model).
         eval_writes_predictions: bool. --do_eval writes the prediction files
             of what it scores too (SQuAD).
     """
@@ -116,7 +117,7 @@ class Task(abc.ABC):
     name: str
     eval_splits: tuple = ("dev",)
     test_splits: tuple = ("test",)
-    accepted_models: tuple = ()
+    accepted_models: tuple = None
     eval_writes_predictions = False
     # Keras fit / evaluate (`keras_dataset`): model output -> the feature
     # holding its target; the feature weighing the targets, if any.
@@ -139,7 +140,10 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def loss_fn(self, features, outputs):
-        """(loss, {metric: (sum, count)}) of a batch (bert_tf.losses)."""
+        """(loss, {metric: (sum, count)}) of a batch: the loss averaged over
+        the replica's examples, metrics as sums the training loop adds up
+        across replicas and steps (bert_tf/losses.py has the shared ones;
+        a family's own goes in its task.py)."""
 
     @abc.abstractmethod
     def read(self, data_dir, split):

@@ -28,7 +28,13 @@ code points of the context once bytes that are not UTF-8 are dropped (for
 valid UTF-8 input, the context itself). A question or context of more than
 the export's max_text_bytes is answered INVALID_ARGUMENT; below it, memory
 grows linearly with the context (the model runs on slices of windows: see
-serving/serving_ops.py).
+bert_tf/tasks/serving_ops.py).
+
+Two implementations: this one runs inside TF Serving, where there is no
+Python; evaluation keeps features.py + postprocessing.py, which also write
+nbest_predictions.json and null_odds.json in the official formats. They are
+held equal by serving_test.py beside them (and, on the real SQuAD files, by
+tests/served_matches_evaluated_test.py).
 
 `tokenized`: `input_word_ids`, `input_mask`, `input_type_ids` int32 [B, L]
 (one packed window each) -> `start_logits`, `end_logits` float [B, L], for

@@ -30,6 +30,12 @@ export's max_text_bytes is answered INVALID_ARGUMENT; below it, memory
 grows linearly with the text (words are cut as byte ranges, the model runs
 on slices of windows: see bert_tf/tasks/serving_ops.py).
 
+Two implementations: this one runs inside TF Serving, where there is no
+Python; evaluation keeps data.py's `features` and `predicted_tags` (whose
+`to_iob2` also converts IOB1 training files). They are held equal by
+serving_test.py beside them (and, on the real CoNLL-2003 files, by
+tests/served_matches_evaluated_test.py).
+
 `tokenized`: `input_word_ids`, `input_mask`, `input_type_ids` int32 [B, L]
 -> `tag_ids` [B, L] int32 and `probabilities` [B, L, T] per word piece,
 for clients that tokenize themselves.
