@@ -20,10 +20,12 @@ from typing import Optional
 
 from bert_tf import errors
 
-# `hidden_act` names and what they compute. "gelu" is the exact erf form used
-# by the 2018 release and by HF; the tanh approximation only when asked for.
-ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh",
-               "silu", "swish")
+# `hidden_act` names -> what they compute (bert_tf/layers/activations.py has
+# one function per kind). "gelu" is the exact erf form used by the 2018
+# release and by HF; the tanh approximation only when asked for.
+ACTIVATIONS = {"gelu": "gelu_exact", "gelu_new": "gelu_tanh",
+               "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu",
+               "tanh": "tanh", "silu": "silu", "swish": "silu"}
 
 _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers",
              "num_attention_heads", "intermediate_size")

@@ -2,6 +2,8 @@
 
 import keras
 
+from bert_tf import configs
+
 
 @keras.saving.register_keras_serializable(package="bert_tf")
 def gelu_exact(x):
@@ -18,20 +20,19 @@ def gelu_tanh(x):
     return keras.activations.gelu(x, approximate=True)
 
 
-_BY_NAME = {
-    "gelu": gelu_exact,
-    "gelu_new": gelu_tanh,
-    "gelu_pytorch_tanh": gelu_tanh,
+# What each kind of `configs.ACTIVATIONS` computes.
+_BY_KIND = {
+    "gelu_exact": gelu_exact,
+    "gelu_tanh": gelu_tanh,
     "relu": keras.activations.relu,
     "tanh": keras.activations.tanh,
     "silu": keras.activations.silu,
-    "swish": keras.activations.silu,
 }
 
 
 def get(name):
     """The activation function for a config's `hidden_act` name."""
-    if name not in _BY_NAME:
+    if name not in configs.ACTIVATIONS:
         raise ValueError(f"unknown hidden_act {name!r}; supported: "
-                         f"{', '.join(sorted(_BY_NAME))}")
-    return _BY_NAME[name]
+                         f"{', '.join(sorted(configs.ACTIVATIONS))}")
+    return _BY_KIND[configs.ACTIVATIONS[name]]
