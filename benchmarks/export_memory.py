@@ -34,7 +34,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-# Defines --max_text_bytes, which the exports here take too.
 from bert_tf.export import exporter as export  # noqa: E402
 
 FAMILIES = ("sst2", "swag", "squad", "conll2003")
@@ -208,6 +207,9 @@ flags.DEFINE_list("sizes", ["10000", "100000", "1000000", "2000000"],
 flags.DEFINE_list("families", list(FAMILIES), "Task families to measure.")
 flags.DEFINE_integer("cap_mb", 6000, "Address-space cap of each process.")
 flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
+flags.DEFINE_integer("max_text_bytes", export.DEFAULT_MAX_TEXT_BYTES,
+                     "The exports' --max_text_bytes (python -m "
+                     "serving.export's default).")
 
 
 def main(argv):
