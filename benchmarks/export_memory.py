@@ -207,9 +207,6 @@ flags.DEFINE_list("sizes", ["10000", "100000", "1000000", "2000000"],
 flags.DEFINE_list("families", list(FAMILIES), "Task families to measure.")
 flags.DEFINE_integer("cap_mb", 6000, "Address-space cap of each process.")
 flags.DEFINE_bool("write", True, "Write benchmarks/RESULTS.md.")
-flags.DEFINE_integer("max_text_bytes", export.DEFAULT_MAX_TEXT_BYTES,
-                     "The exports' --max_text_bytes (python -m "
-                     "serving.export's default).")
 
 
 def main(argv):
@@ -217,7 +214,8 @@ def main(argv):
     from benchmarks import results
 
     sizes = [int(s) for s in FLAGS.sizes]
-    limit = FLAGS.max_text_bytes
+    # The exports' --max_text_bytes: python -m serving.export's default.
+    limit = export.DEFAULT_MAX_TEXT_BYTES
     measured = {}
     with tempfile.TemporaryDirectory() as root:
         exports = build_exports(root, FLAGS.families, limit)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from unittest import mock
 
 from absl import flags
 from absl.testing import flagsaver
@@ -230,21 +231,18 @@ class ExportFaultsTest(tf.test.TestCase):
                             before)
 
     def test_command_line_reports_disk_full_without_a_traceback(self):
-        # The CLI's answer to an OSError, checked through its main().
-        real_publish = export._publish
+        # The CLI's answer to an OSError, checked through its main(), which
+        # reads the global flags.
+        if "export_dir" not in flags.FLAGS:
+            export_cli.define_flags()
 
         def full(*args, **kwargs):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        export._publish = full
-        if "export_dir" not in flags.FLAGS:  # main() reads the global flags
-            export_cli.define_flags()
-        try:
-            with flagsaver.flagsaver(task="sst2", model_dir=self.model_dir,
-                                     export_dir=self.export_dir):
-                self.assertEqual(export_cli.main(["export"]), 1)
-        finally:
-            export._publish = real_publish
+        with mock.patch.object(export, "_publish", full), \
+                flagsaver.flagsaver(task="sst2", model_dir=self.model_dir,
+                                    export_dir=self.export_dir):
+            self.assertEqual(export_cli.main(["export"]), 1)
         self.assertFalse(os.path.exists(self.export_dir))
 
 if __name__ == "__main__":
