@@ -54,19 +54,6 @@ def _finetune_command(init_checkpoint, output_dir):
             "--save_checkpoints_steps=5", "--log_steps=5"]
 
 
-def _wait_for(path, process, seconds=300):
-    deadline = time.time() + seconds
-    while not os.path.exists(path) and process.poll() is None \
-            and time.time() < deadline:
-        time.sleep(0.05)
-    return os.path.exists(path)
-
-
-def _read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
 def _truncate(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -85,36 +72,35 @@ class TrainingFaultsTest(tf.test.TestCase):
         encoder_dir = _tiny_encoder_dir(self)
         straight = self.create_tempdir().full_path
         subprocess.run(_finetune_command(encoder_dir, straight), check=True,
-                       capture_output=True, cwd=testing.REPO_ROOT, env=ENV)
+                       capture_output=True, cwd=testing.REPO_ROOT, env=ENV,
+                       timeout=600)
 
         resumed = self.create_tempdir().full_path
-        process = subprocess.Popen(
-            _finetune_command(encoder_dir, resumed), cwd=testing.REPO_ROOT,
-            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # kill -9 the moment step 15's checkpoint is written.
+        killed = subprocess.run(
+            [sys.executable, "-m", "tests.kill_at", "checkpoint:15"]
+            + _finetune_command(encoder_dir, resumed)[2:],
+            capture_output=True, text=True, cwd=testing.REPO_ROOT, env=ENV,
+            timeout=600)
+        self.assertEqual(killed.returncode, -signal.SIGKILL,
+                         killed.stderr[-3000:])
         latest = os.path.join(resumed, "checkpoints", "ckpt-15")
-        # Killed once the checkpoint state lists step 15's checkpoint.
-        state = os.path.join(resumed, "checkpoints", "checkpoint")
-        deadline = time.time() + 300
-        while process.poll() is None and time.time() < deadline and not (
-                os.path.exists(state) and "ckpt-15" in _read(state)):
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        self.assertIn("ckpt-15", _read(state))
+        self.assertEqual(tf.train.latest_checkpoint(os.path.dirname(latest)),
+                         latest)
         self.assertFalse(os.path.exists(os.path.join(resumed, "model")))
         _truncate(latest + ".data-00000-of-00001")
 
         result = subprocess.run(
             _finetune_command(encoder_dir, resumed), capture_output=True,
-            text=True, cwd=testing.REPO_ROOT, env=ENV)
+            text=True, cwd=testing.REPO_ROOT, env=ENV, timeout=600)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         self.assertIn(f"Cannot read checkpoint {latest}", result.stderr)
         self.assertIn("Restored " + latest.replace("15", "10"),
                       result.stderr)
-        a = checkpoints.load_model(os.path.join(straight, "model"))
-        b = checkpoints.load_model(os.path.join(resumed, "model"))
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            self.assertAllEqual(x, y)
+        self.assertIn("Resumed at step 10", result.stderr)
+        testing.assert_same_weights(
+            self, checkpoints.load_model(os.path.join(straight, "model")),
+            checkpoints.load_model(os.path.join(resumed, "model")))
 
     def test_no_readable_checkpoint_is_a_clear_error(self):
         variable = tf.Variable(tf.zeros([64]))
@@ -169,21 +155,20 @@ class ExportFaultsTest(tf.test.TestCase):
         self.export_dir = os.path.join(self.base, "sst2")
 
     def test_export_killed_mid_way_leaves_no_loadable_version(self):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "serving.export", "--task=sst2",
-             f"--model_dir={self.model_dir}",
+        # kill -9 the moment the SavedModel is written to staging (before
+        # its warmup requests, op audit and publishing).
+        killed = subprocess.run(
+            [sys.executable, "-m", "tests.kill_at", "saved_model",
+             "serving.export", "--task=sst2", f"--model_dir={self.model_dir}",
              f"--export_dir={self.export_dir}"],
-            cwd=testing.REPO_ROOT, env=ENV, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        staging = os.path.join(self.export_dir,
-                               f".staging-1-{process.pid}")
-        # Killed once the SavedModel is being written.
-        found = _wait_for(os.path.join(staging, "variables"), process)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        self.assertTrue(found)
-        self.assertEqual(os.listdir(self.export_dir),
-                         [os.path.basename(staging)])
+            capture_output=True, text=True, cwd=testing.REPO_ROOT, env=ENV,
+            timeout=600)
+        self.assertEqual(killed.returncode, -signal.SIGKILL,
+                         killed.stderr[-3000:])
+        [staging] = os.listdir(self.export_dir)
+        self.assertRegex(staging, r"^\.staging-1-\d+$")
+        self.assertTrue(os.path.isfile(os.path.join(
+            self.export_dir, staging, "saved_model.pb")))
         # What a server polling the directory sees: no version.
         registry = model_registry.ModelRegistry(
             model_registry.single_model_config("sst2", self.export_dir))

@@ -2,11 +2,11 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import tensorflow as tf
@@ -76,26 +76,35 @@ class PretrainingTest(tf.test.TestCase):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         straight = self.create_tempdir().full_path
         subprocess.run(command(straight), check=True, capture_output=True,
-                       cwd=testing.REPO_ROOT, env=env)
+                       cwd=testing.REPO_ROOT, env=env, timeout=600)
         resumed = self.create_tempdir().full_path
-        process = subprocess.Popen(command(resumed), cwd=testing.REPO_ROOT,
-                                   env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        marker = os.path.join(resumed, "checkpoints", "ckpt-10.index")
-        deadline = time.time() + 300
-        while not os.path.exists(marker) and process.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        self.assertTrue(os.path.exists(marker))
+        # kill -9 the moment step 10's checkpoint is written.
+        killed = subprocess.run(
+            [sys.executable, "-m", "tests.kill_at", "checkpoint:10"]
+            + command(resumed)[2:], capture_output=True, text=True,
+            cwd=testing.REPO_ROOT, env=env, timeout=600)
+        self.assertEqual(killed.returncode, -signal.SIGKILL,
+                         killed.stderr[-3000:])
+        checkpoint_dir = os.path.join(resumed, "checkpoints")
+        self.assertEqual(tf.train.latest_checkpoint(checkpoint_dir),
+                         os.path.join(checkpoint_dir, "ckpt-10"))
         self.assertFalse(os.path.exists(os.path.join(resumed, "model")))
-        subprocess.run(command(resumed), check=True, capture_output=True,
-                       cwd=testing.REPO_ROOT, env=env)
-        a = checkpoints.load_model(os.path.join(straight, "model"))
-        b = checkpoints.load_model(os.path.join(resumed, "model"))
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            self.assertAllEqual(x, y)
+
+        restarted = subprocess.run(command(resumed), capture_output=True,
+                                   text=True, cwd=testing.REPO_ROOT, env=env,
+                                   timeout=600)
+        self.assertEqual(restarted.returncode, 0, restarted.stderr[-3000:])
+        # It continued from step 10's checkpoint: a run that ignored it
+        # would start from the same seeded weights and end the same.
+        self.assertIn("Restored " + os.path.join(checkpoint_dir, "ckpt-10"),
+                      restarted.stderr)
+        self.assertIn("Resumed at step 10", restarted.stderr)
+        logged = [int(m) for m in re.findall(r"step (\d+)/60",
+                                             restarted.stderr)]
+        self.assertEqual(logged, list(range(15, 61, 5)))
+        testing.assert_same_weights(
+            self, checkpoints.load_model(os.path.join(straight, "model")),
+            checkpoints.load_model(os.path.join(resumed, "model")))
 
     def test_two_workers_on_localhost_train_in_sync(self):
         config_file = _small_config_file(self)
