@@ -8,6 +8,7 @@ APIs.
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -86,13 +87,17 @@ class ClientLibraryTest(st.ServerTestCase):
         self.assertIn("Expected one input Tensor.", str(raised.exception))
 
     def test_unreachable_server_is_unavailable(self):
-        port = st.free_port()
-        for rest in (False, True):
-            with self.assertRaises(client.ServingClientError) as raised:
-                client.get_model_status(f"127.0.0.1:{port}", "fake",
-                                        rest=rest, timeout=5)
-            self.assertEqual(raised.exception.code,
-                             grpc.StatusCode.UNAVAILABLE)
+        # A port bound but not listening refuses connections, and no other
+        # process can listen on it while the socket holds it.
+        with socket.socket() as bound:
+            bound.bind(("127.0.0.1", 0))
+            port = bound.getsockname()[1]
+            for rest in (False, True):
+                with self.assertRaises(client.ServingClientError) as raised:
+                    client.get_model_status(f"127.0.0.1:{port}", "fake",
+                                            rest=rest, timeout=5)
+                self.assertEqual(raised.exception.code,
+                                 grpc.StatusCode.UNAVAILABLE)
 
 
 class ClientCommandTest(st.ServerTestCase):

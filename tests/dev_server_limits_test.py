@@ -67,6 +67,7 @@ class DevServerLimitsTest(tf.test.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.root = tempfile.mkdtemp(prefix="limits")
+        cls.addClassCleanup(shutil.rmtree, cls.root, ignore_errors=True)
         base = os.path.join(cls.root, "models")
         st.publish_version(st.source_model(), os.path.join(base, "fake"), 1)
         config = st.write_config(os.path.join(base, "models.config"),
@@ -78,17 +79,12 @@ class DevServerLimitsTest(tf.test.TestCase):
             max_request_bytes=MAX_BYTES, grpc_max_threads=2,
             rest_api_num_threads=4,
             rest_api_timeout_in_ms=TIMEOUT_MS).start()
+        cls.addClassCleanup(cls.server.stop)
         cls.channel = grpc.insecure_channel(cls.server.grpc_address)
+        cls.addClassCleanup(cls.channel.close)
         cls.stub = prediction_service_pb2_grpc.PredictionServiceStub(
             cls.channel)
         cls.predict_url = cls.server.rest_url + "/v1/models/fake:predict"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        cls.server.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        super().tearDownClass()
 
     def assertRpcFails(self, code, messages, request, method="Predict",
                        timeout=10):

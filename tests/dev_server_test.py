@@ -5,9 +5,11 @@ signatures, no BERT). Status codes and messages are TF Serving's.
 """
 
 import base64
+import io
 import importlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -625,32 +627,40 @@ class DevServerCommandLineTest(tf.test.TestCase):
         st.publish_version(st.source_model(), os.path.join(base, "fake"), 1)
         config = st.write_config(os.path.join(base, "models.config"),
                                  {"fake": os.path.join(base, "fake")})
-        rest_port = st.free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "serving.dev_server",
-             f"--model_config_file={config}", "--port=0",
-             f"--rest_api_port={rest_port}", "--logtostderr"],
-            cwd=testing.REPO_ROOT, stderr=subprocess.PIPE, text=True)
+        log = io.StringIO()
+        # --port=0: the address is read back from the server's log.
+        process, grpc_address, rest_address = dev_server.start_subprocess(
+            config, ["fake"], log=log, timeout=120)
         self.addCleanup(process.kill)
-        log, port = [], None
-        deadline = time.monotonic() + 120
-        while port is None and time.monotonic() < deadline:
-            line = process.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if "Running gRPC ModelServer at 127.0.0.1:" in line:
-                port = int(line.rsplit(":", 1)[1].split()[0])
-        self.assertIsNotNone(port, "".join(log))
-        threading.Thread(target=process.stderr.read, daemon=True).start()
-        outputs = client.predict(f"127.0.0.1:{port}", "fake",
+        self.assertIn(f"Running gRPC ModelServer at {grpc_address} ...",
+                      log.getvalue())
+        outputs = client.predict(grpc_address, "fake",
                                  st.text_inputs(["hello"]))
         self.assertAllEqual(outputs["class_names"], [b"negative"])
-        status = client.get_model_status(f"127.0.0.1:{rest_port}", "fake",
-                                         rest=True)
+        status = client.get_model_status(rest_address, "fake", rest=True)
         self.assertEqual(status, [client.VersionStatus(1, "AVAILABLE")])
         process.send_signal(signal.SIGTERM)
         self.assertEqual(process.wait(timeout=30), 0)
+        self.assertRegex(log.getvalue(), "Received signal 15, shutting down")
+
+    def test_rest_port_taken_is_a_clear_error(self):
+        base = os.path.join(self.get_temp_dir(), "models")
+        st.publish_version(st.source_model(), os.path.join(base, "fake"), 1)
+        config = st.write_config(os.path.join(base, "models.config"),
+                                 {"fake": os.path.join(base, "fake")})
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = subprocess.run(
+                [sys.executable, "-m", "serving.dev_server",
+                 f"--model_config_file={config}", "--port=0",
+                 f"--rest_api_port={port}"],
+                cwd=testing.REPO_ROOT, capture_output=True, text=True,
+                timeout=120)
+        self.assertEqual(result.returncode, 1, result.stderr[-2000:])
+        self.assertIn(f"error: cannot bind REST to 127.0.0.1:{port}: "
+                      "Address already in use", result.stderr)
 
 
 if __name__ == "__main__":

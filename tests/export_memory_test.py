@@ -30,12 +30,8 @@ class ExportMemoryTest(tf.test.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.root = tempfile.TemporaryDirectory(prefix="export_memory_")
+        cls.addClassCleanup(cls.root.cleanup)
         cls.exports = export_memory.build_exports(cls.root.name)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.root.cleanup()
-        super().tearDownClass()
 
     def test_one_megabyte_text_memory_is_bounded_in_every_family(self):
         for family in export_memory.FAMILIES:

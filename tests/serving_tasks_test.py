@@ -89,6 +89,7 @@ class TaskServingTest(tf.test.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.root = tempfile.mkdtemp(prefix="serving_tasks_")
+        cls.addClassCleanup(shutil.rmtree, cls.root, ignore_errors=True)
         cls.base = os.path.join(cls.root, "exports")
         cls.model_dirs = {}
         for name, (model_class, task, arguments) in TASKS.items():
@@ -100,18 +101,13 @@ class TaskServingTest(tf.test.TestCase):
         cls.server = dev_server.DevServer(
             os.path.join(cls.base, "models.config"),
             file_system_poll_wait_seconds=0.1).start()
+        cls.addClassCleanup(cls.server.stop)
         cls.grpc = client.Client(cls.server.grpc_address)
+        cls.addClassCleanup(cls.grpc.close)
         cls.rest = client.Client(cls.server.rest_url, rest=True)
+        cls.addClassCleanup(cls.rest.close)
         cls.loaded = {name: tf.saved_model.load(
             os.path.join(cls.base, name, "1")) for name in TASKS}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.grpc.close()
-        cls.rest.close()
-        cls.server.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        super().tearDownClass()
 
     def expected(self, name, signature="serving_default", inputs=None):
         inputs = REQUESTS[name] if inputs is None else inputs

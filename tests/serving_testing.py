@@ -192,12 +192,6 @@ def write_config(path, models):
     return path
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def listening_addresses(port):
     """Local addresses with a TCP socket listening on `port` (Linux), or
     None when /proc/net/tcp is not there."""
@@ -262,7 +256,11 @@ class ServerTestCase(tf.test.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # Each resource is released by a class cleanup registered as soon
+        # as it exists: these run even when a later step of setUpClass
+        # fails (tearDownClass would not), so no server outlives its class.
         cls.root = tempfile.mkdtemp(prefix=cls.__name__)
+        cls.addClassCleanup(shutil.rmtree, cls.root, ignore_errors=True)
         cls.base = os.path.join(cls.root, "models")
         publish_version(source_model(), os.path.join(cls.base, "fake"), 1)
         os.makedirs(os.path.join(cls.base, "empty"))
@@ -273,19 +271,15 @@ class ServerTestCase(tf.test.TestCase):
         cls.server = dev_server.DevServer(
             cls.config_file,
             file_system_poll_wait_seconds=cls.poll_seconds).start()
+        cls.addClassCleanup(cls.server.stop)
         cls.grpc = client.Client(cls.server.grpc_address)
+        cls.addClassCleanup(cls.grpc.close)
         cls.rest = client.Client(cls.server.rest_url, rest=True)
+        cls.addClassCleanup(cls.rest.close)
         cls.channel = grpc.insecure_channel(cls.server.grpc_address)
+        cls.addClassCleanup(cls.channel.close)
         cls.stub = prediction_service_pb2_grpc.PredictionServiceStub(
             cls.channel)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        cls.grpc.close()
-        cls.server.stop()
-        shutil.rmtree(cls.root, ignore_errors=True)
-        super().tearDownClass()
 
     def assertFails(self, code, message, function, *args, **kwargs):
         with self.assertRaises(client.ServingClientError) as raised:

@@ -183,9 +183,10 @@ class PooledHttpServer(socketserver.TCPServer):
         self._waiting = 0  # Accepted connections not yet on a worker.
         self._deadlines = {}  # Handler -> monotonic read deadline.
         self._closed = threading.Event()
-        super().__init__(address, handler_class)
         self._watchdog = threading.Thread(target=self._watch_loop,
                                           name="rest-watchdog", daemon=True)
+        # A port already taken raises here, after server_close.
+        super().__init__(address, handler_class)
         self._watchdog.start()
 
     def process_request(self, request, client_address):
@@ -259,7 +260,8 @@ class PooledHttpServer(socketserver.TCPServer):
         for handler in reading:
             _shutdown(handler)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._watchdog.join()
+        if self._watchdog.ident is not None:  # started
+            self._watchdog.join()
 
 
 def _shutdown(handler):

@@ -5,6 +5,8 @@ benchmarks). See serving/dev_server/__init__.py.
 
 import concurrent.futures
 import os
+import queue
+import re
 import socket
 import subprocess
 import sys
@@ -119,10 +121,7 @@ class DevServer:
         try:
             self._start_grpc()
             if self.rest_api_port is not None:
-                self._rest = rest.RestServer(
-                    self.registry, self.host, self.rest_api_port,
-                    **self._rest_options).start()
-                self.rest_api_port = self._rest.port
+                self._start_rest()
         except BaseException:
             self.stop()
             raise
@@ -154,6 +153,17 @@ class DevServer:
             raise RuntimeError(f"cannot bind gRPC to {address}")
         self.port = port
         self._grpc.start()
+
+    def _start_rest(self):
+        try:
+            self._rest = rest.RestServer(
+                self.registry, self.host, self.rest_api_port,
+                **self._rest_options).start()
+        except OSError as e:
+            raise RuntimeError(
+                f"cannot bind REST to {_url_host(self.host)}:"
+                f"{self.rest_api_port}: {e.strerror or e}") from None
+        self.rest_api_port = self._rest.port
 
     def _poll_config(self):
         while not self._stopped.wait(self._config_poll_seconds):
@@ -198,14 +208,26 @@ def _free_port():
         return s.getsockname()[1]
 
 
+# What the server logs once its gRPC port is bound (as TF Serving does).
+_GRPC_LISTENING = re.compile(r"Running gRPC ModelServer at (\S+) \.\.\.")
+_REST_PORT_TAKEN = "cannot bind REST to"
+
+
 def start_subprocess(config_file, model_names, log=None, timeout=300.0,
                      extra_flags=()):
     """Runs `python -m serving.dev_server` in a process of its own on free
     loopback ports, and waits until every model in `model_names` has a
     version available.
 
+    gRPC binds port 0 and the address is read back from the server's log,
+    so no other process can take it in between. REST has no "any free
+    port" value (TF Serving's --rest_api_port=0 turns REST off): a port
+    found free is used, and if another process binds it first the server
+    is started again on a new one (3 tries).
+
     Args:
-        log: file object for the server's output (default: this process's).
+        log: file object the server's output is copied to (default: this
+            process's stderr).
         extra_flags: more command-line flags, e.g. ("--max_batch_size=64",).
 
     Returns:
@@ -217,15 +239,26 @@ def start_subprocess(config_file, model_names, log=None, timeout=300.0,
     """
     from serving.client import lib as client
 
-    grpc_port, rest_port = _free_port(), _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "serving.dev_server",
-         f"--model_config_file={config_file}", f"--port={grpc_port}",
-         f"--rest_api_port={rest_port}", *extra_flags],
-        cwd=_REPO_ROOT,
-        stdout=log, stderr=log)
-    address = f"127.0.0.1:{grpc_port}"
     deadline = time.monotonic() + timeout
+    for attempt in range(3):
+        rest_port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving.dev_server",
+             f"--model_config_file={config_file}", "--port=0",
+             f"--rest_api_port={rest_port}", *extra_flags],
+            cwd=_REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace")
+        lines = _copy_lines(process.stdout, log or sys.stderr)
+        address, output = _wait_for_line(process, lines, deadline)
+        if address is not None:
+            break
+        if process.poll() is None:
+            process.kill()
+            raise RuntimeError(f"the dev server did not start in "
+                               f"{timeout:.0f} s")
+        if _REST_PORT_TAKEN not in output or attempt == 2:
+            raise RuntimeError(f"the dev server exited with status "
+                               f"{process.returncode}")
     for name in model_names:
         while True:
             if process.poll() is not None:
@@ -236,13 +269,49 @@ def start_subprocess(config_file, model_names, log=None, timeout=300.0,
                        client.get_model_status(address, name, timeout=2)):
                     break
             except client.ServingClientError:
-                pass  # not listening yet, or the model not loaded yet
+                pass  # the model not loaded yet
             if time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(f"the dev server did not load {name} in "
                                    f"{timeout:.0f} s")
             time.sleep(0.2)
     return process, address, f"127.0.0.1:{rest_port}"
+
+
+def _copy_lines(stream, sink):
+    """A queue of `stream`'s lines, each also written to `sink`, fed by a
+    daemon thread until the stream ends (then None), so that the reader
+    can wait with a timeout and the server never blocks on a full pipe."""
+    lines = queue.Queue()
+    binary = "b" in getattr(sink, "mode", "")
+
+    def copy():
+        for line in stream:
+            sink.write(line.encode() if binary else line)
+            sink.flush()
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=copy, name="dev-server-log", daemon=True).start()
+    return lines
+
+
+def _wait_for_line(process, lines, deadline):
+    """(gRPC address, output so far) once the server logs it; (None,
+    output) if the output ends or the deadline passes first."""
+    output = []
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            return None, "".join(output)
+        if line is None:
+            process.wait()
+            return None, "".join(output)
+        output.append(line)
+        match = _GRPC_LISTENING.search(line)
+        if match:
+            return match.group(1), "".join(output)
 
 
 def _url_host(host):
