@@ -128,10 +128,14 @@ class PretrainingConformanceTest(tf.test.TestCase):
         is_random = b["next_sentence_labels"] == 1
         self.assertAllEqual(docs[:, 0] != docs[:, 1], is_random)
         # The original run on the same tokenized documents.
-        texts = open(self.corpus).read().split("\n\n")
-        documents = [[self.tokenizer.tokenize(tf.constant([s]))[0].numpy()
-                      for s in t.split("\n") if s] for t in texts if t]
-        documents = [d for d in documents if d]
+        with open(self.corpus, encoding="utf-8") as f:
+            texts = f.read().split("\n\n")
+        sentences = [[s for s in t.split("\n") if s] for t in texts]
+        sentences = [d for d in sentences if d]
+        # One tokenizer call for the whole corpus, cut back into documents.
+        pieces = iter(self.tokenizer.tokenize(
+            tf.constant([s for d in sentences for s in d])).to_list())
+        documents = [[next(pieces) for _ in d] for d in sentences]
         rng = random.Random(12345)
         reference = [x for i in range(len(documents)) for x in
                      original_instances(documents, i, 64, 0.1, rng)]
