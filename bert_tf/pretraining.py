@@ -122,6 +122,10 @@ def run(run):
     def dataset_fn(context, batch_size):
         shard = (context.num_input_pipelines, context.input_pipeline_id) \
             if context.num_input_pipelines > 1 else None
+        if shard:
+            logging.info("Input pipeline %d of %d: its own share of the %s",
+                         shard[1], shard[0], "files"
+                         if run.input_format == "tfrecord" else "documents")
         if run.input_format == "tfrecord":
             return pretraining_data.google_tfrecord_dataset(
                 files, run.data, batch_size, shard)

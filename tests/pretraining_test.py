@@ -4,10 +4,10 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -16,6 +16,7 @@ from bert_tf import configs
 from bert_tf import data
 from bert_tf.data import pretraining as pretraining_data
 from bert_tf import pretraining
+from tests import multi_worker
 from tests import testing
 
 CORPUS = os.path.join(testing.REPO_ROOT, "tasks", "data",
@@ -109,31 +110,19 @@ class PretrainingTest(tf.test.TestCase):
     def test_two_workers_on_localhost_train_in_sync(self):
         config_file = _small_config_file(self)
         output_dir = self.create_tempdir().full_path
-        ports = []
-        for _ in range(2):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                ports.append(s.getsockname()[1])
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-        workers = []
-        for index in range(2):
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {
-                       "type": "worker", "index": index}})}
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "tasks.pretrain",
-                 f"--input_file={CORPUS}", f"--vocab_file={_vocab()}",
-                 f"--bert_config_file={config_file}",
-                 f"--output_dir={output_dir}", "--max_seq_length=64",
-                 "--max_predictions_per_seq=10", "--train_batch_size=16",
-                 "--num_train_steps=10", "--num_warmup_steps=2",
-                 "--save_checkpoints_steps=10",
-                 "--distribution_strategy=multi_worker_mirrored"],
-                cwd=testing.REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True))
-        for worker in workers:
-            output, _ = worker.communicate(timeout=600)
-            self.assertEqual(worker.returncode, 0, output[-3000:])
+        outputs = multi_worker.run_workers(lambda index: [
+            sys.executable, "-m", "tasks.pretrain", f"--input_file={CORPUS}",
+            f"--vocab_file={_vocab()}", f"--bert_config_file={config_file}",
+            f"--output_dir={output_dir}", "--max_seq_length=64",
+            "--max_predictions_per_seq=10", "--train_batch_size=16",
+            "--num_train_steps=10", "--num_warmup_steps=2",
+            "--save_checkpoints_steps=10",
+            "--distribution_strategy=multi_worker_mirrored"])
+        # Each worker reads its own share of the documents (which shares
+        # are disjoint: pretraining_data_test).
+        for index, output in enumerate(outputs):
+            self.assertIn(f"Input pipeline {index} of 2: its own share of "
+                          "the documents", output)
         chief = tf.train.load_checkpoint(
             os.path.join(output_dir, "checkpoints", "ckpt-10"))
         other = tf.train.load_checkpoint(os.path.join(
@@ -146,6 +135,37 @@ class PretrainingTest(tf.test.TestCase):
                                 msg=name)
         self.assertEqual(int(chief.get_tensor(
             "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")), 10)
+
+    def test_two_workers_end_where_one_worker_on_their_batches_ends(self):
+        """Equal weights on the two workers hold by construction (the
+        all-reduce); what can break is what they compute: each must read
+        its own part of every global batch and the combined step must be
+        the one-worker step on that batch (plain SGD: a gradient scaled
+        twice, or once too few, shows)."""
+        directory = self.create_tempdir().full_path
+        two = os.path.join(directory, "two.npz")
+        multi_worker.run_workers(lambda index: [
+            sys.executable, "-m", "tests.multi_worker", two, "8", "6",
+            "multi"])
+        one = os.path.join(directory, "one.npz")
+        subprocess.run([sys.executable, "-m", "tests.multi_worker", one, "8",
+                        "6"], check=True, capture_output=True, timeout=600,
+                       cwd=testing.REPO_ROOT,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        one, chief = np.load(one), np.load(two)
+        worker = np.load(two.replace(".npz", ".worker1.npz"))
+        # The workers' examples: disjoint, together every example once.
+        self.assertEmpty(set(chief["read"]) & set(worker["read"]))
+        self.assertCountEqual(
+            list(chief["read"]) + list(worker["read"]), one["read"])
+        weights = [k for k in one.files if k != "read"]
+        self.assertCountEqual(weights, [k for k in chief.files
+                                        if k != "read"])
+        for name in weights:
+            self.assertAllClose(chief[name], one[name], atol=1e-6, rtol=0,
+                                msg=name)
+            self.assertAllClose(worker[name], one[name], atol=1e-6, rtol=0,
+                                msg=name)
 
     def test_trains_from_google_format_tfrecords(self):
         from bert_tf.data import create_pretraining_data
