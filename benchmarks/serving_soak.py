@@ -189,8 +189,11 @@ def soak(address, texts, clients, duration, swap, rest_address=None,
     """Runs the clients; calls `swap()` at the middle. Returns
     ({model: latencies}, failures, elapsed seconds, swap result, extra):
     latencies also under "sst2 REST" with REST clients, and `extra` holds
-    "resets" (REST connections reset) and "abuse" ({kind: [refused as
-    expected, not]}, with REST clients only)."""
+    "resets" (REST connections reset), "abuse" ({kind: [refused as
+    expected, not]}, with REST clients only) and "after_swap" ({model:
+    requests answered after `swap()` returned}). The load goes on past
+    `duration` (up to twice it) until every model has answered a request
+    after the swap: on a loaded machine the second half can pass first."""
     latencies = {model: [] for model in MODELS}
     failures, lock = [], threading.Lock()
     rest_clients = rest_clients if rest_address else 0
@@ -198,6 +201,8 @@ def soak(address, texts, clients, duration, swap, rest_address=None,
     stop = threading.Event()
     extra = {"lock": lock, "sst2 REST": [], "failures": failures,
              "resets": 0, "abuse": {}}
+    swapped_event = threading.Event()
+    after_swap = {model: 0 for model in MODELS}
 
     def worker(index):
         model = MODELS[index % len(MODELS)]
@@ -210,6 +215,9 @@ def soak(address, texts, clients, duration, swap, rest_address=None,
                 try:
                     api.predict(model, _inputs(model, texts[i % len(texts)]))
                     mine.append(time.perf_counter() - begin)
+                    if swapped_event.is_set():
+                        with lock:
+                            after_swap[model] += 1
                 except client.ServingClientError as e:
                     failed.append(f"{model}: {e}")
                 i += clients
@@ -232,14 +240,19 @@ def soak(address, texts, clients, duration, swap, rest_address=None,
     try:
         time.sleep(duration / 2)
         swapped = swap(begin)
+        swapped_event.set()
         time.sleep(max(duration - (time.perf_counter() - begin), 0.0))
+        while time.perf_counter() - begin < 2 * duration and not all(
+                after_swap.values()):
+            time.sleep(0.05)
     finally:
         stop.set()
         for thread in threads:
             thread.join()
     if rest_clients:
         latencies["sst2 REST"] = extra["sst2 REST"]
-    extra = {"resets": extra["resets"], "abuse": extra["abuse"]}
+    extra = {"resets": extra["resets"], "abuse": extra["abuse"],
+             "after_swap": after_swap}
     return latencies, failures, time.perf_counter() - begin, swapped, extra
 
 
@@ -302,6 +315,7 @@ def run(options):
     return {"latencies": latencies, "failures": failures,
             "elapsed": elapsed, "swap": swapped, "final_status": final,
             "resets": extra["resets"], "abuse": extra["abuse"],
+            "after_swap": extra["after_swap"],
             "memory_mb": (loaded.get("VmRSS"), peak.get("VmHWM"))}
 
 

@@ -553,6 +553,11 @@ class VersionSwapTest(st.ServerTestCase):
     def test_new_version_takes_over_without_failing_requests(self):
         stop, failures, seen = threading.Event(), [], []
         lock = threading.Lock()
+        # The latest version each gRPC worker was answered by: the new one
+        # is published once every worker has been answered by version 1,
+        # and the load stops once every worker has been answered by 2
+        # (conditions, not sleeps: a loaded machine only makes it slower).
+        latest = [None] * 4
 
         def grpc_worker(i):
             versions = []
@@ -561,6 +566,7 @@ class VersionSwapTest(st.ServerTestCase):
                 try:
                     response = self.stub.Predict(request, timeout=30)
                     versions.append(response.model_spec.version.value)
+                    latest[i] = versions[-1]
                 except grpc.RpcError as e:
                     with lock:
                         failures.append(f"{e.code()}: {e.details()}")
@@ -576,22 +582,24 @@ class VersionSwapTest(st.ServerTestCase):
                     with lock:
                         failures.append(f"HTTP {status}: {doc}")
 
+        def wait_until(condition, what):
+            deadline = time.monotonic() + 60
+            while not condition():
+                self.assertLess(time.monotonic(), deadline, what)
+                time.sleep(0.02)
+
         threads = [threading.Thread(target=grpc_worker, args=(i,))
                    for i in range(4)] + [threading.Thread(target=rest_worker)]
         for thread in threads:
             thread.start()
         try:
-            time.sleep(1.0)
+            wait_until(lambda: latest == [1] * 4, latest)
             st.publish_version(st.source_model(),
                                os.path.join(self.base, "fake"), 2)
-            deadline = time.monotonic() + 30
-            while self.grpc.status("fake") != [
-                    client.VersionStatus(2, "AVAILABLE"),
-                    client.VersionStatus(1, "END")]:
-                self.assertLess(time.monotonic(), deadline,
-                                self.grpc.status("fake"))
-                time.sleep(0.05)
-            time.sleep(1.0)
+            wait_until(lambda: self.grpc.status("fake") == [
+                client.VersionStatus(2, "AVAILABLE"),
+                client.VersionStatus(1, "END")], "version 2 not available")
+            wait_until(lambda: latest == [2] * 4, latest)
         finally:
             stop.set()
             for thread in threads:

@@ -344,7 +344,13 @@ class TaskServingTest(tf.test.TestCase):
                     2, "AVAILABLE"):
                 self.assertLess(time.monotonic(), deadline)
                 time.sleep(0.05)
-            time.sleep(0.5)
+            # Then until more requests are answered with version 2 the one
+            # available (a condition: a loaded machine is only slower).
+            with lock:
+                answered = len(versions)
+            while len(versions) < answered + 4:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
         finally:
             stop.set()
             for thread in threads:
