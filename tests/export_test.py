@@ -3,8 +3,10 @@ loaded in a fresh process with only tensorflow and tensorflow_text."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+from unittest import mock
 
 from absl import flags
 import numpy as np
@@ -23,6 +25,7 @@ from bert_tf.tasks.question_answering import postprocessing as squad_postprocess
 from bert_tf.tasks.token_classification import data as conll_data
 from bert_tf import tokenization
 from serving.export import cli as export_cli
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tests import serving_testing as st
 from tests import testing
@@ -58,6 +61,27 @@ results["modules"] = sorted(m for m in sys.modules
                                                    "tasks"))
 print(json.dumps(results, default=lambda b: b.decode()))
 """
+
+
+# What each family's export holds outside core TensorFlow (uncased
+# models), and the oldest TF Serving release that links all of it; written
+# out, not derived from op_audit's table, so a wrong entry there fails.
+FAMILY_OPS = {
+    "text_classification": (["FastBertNormalize",
+                             "FastWordpieceTokenizeWithOffsets",
+                             "NormalizeUTF8"], "2.12"),
+    "multiple_choice": (["FastBertNormalize",
+                         "FastWordpieceTokenizeWithOffsets",
+                         "NormalizeUTF8"], "2.12"),
+    "question_answering": (["FastBertNormalize",
+                            "FastWordpieceTokenizeWithOffsets",
+                            "NormalizeUTF8", "RegexSplitWithOffsets"],
+                           "2.12"),
+    "token_classification": (["FastWordpieceTokenizeWithOffsets",
+                              "NormalizeUTF8", "RegexSplitWithOffsets"],
+                             "2.10"),
+}
+SERVING_DOC = os.path.join(testing.REPO_ROOT, "docs", "serving.md")
 
 
 def _vocab():
@@ -432,6 +456,127 @@ class ExportErrorsTest(tf.test.TestCase):
                                         "max_text_bytes must be a positive"):
                 export.export("no_model_here", "no_export_here",
                               max_text_bytes=value)
+
+
+def _python_function_model(directory):
+    """A SavedModel whose one signature runs three kinds of Python code."""
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def serve(x):
+        eager = tf.py_function(lambda v: v * 2.0, [x], tf.float32)
+        stateful = tf.numpy_function(lambda v: v + 1.0, [x], tf.float32)
+        stateless = tf.numpy_function(lambda v: v - 1.0, [x], tf.float32,
+                                      stateful=False)
+        return {"y": eager + stateful + stateless}
+
+    module.serve = serve
+    tf.saved_model.save(module, directory,
+                        signatures={"serving_default": serve})
+    return directory
+
+
+def _model_with_op(directory, op_type):
+    """A SavedModel (y = x + 1) whose function body also holds a node of
+    `op_type`, an op name TensorFlow has never registered."""
+    module = tf.Module()
+    module.serve = tf.function(
+        lambda x: {"y": x + 1.0},
+        input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(module, directory,
+                        signatures={"serving_default": module.serve})
+    path = os.path.join(directory, "saved_model.pb")
+    proto = saved_model_pb2.SavedModel()
+    with open(path, "rb") as f:
+        proto.ParseFromString(f.read())
+    library = proto.meta_graphs[0].graph_def.library
+    node = library.function[0].node_def.add()
+    node.name = "made_up"
+    node.op = op_type
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
+    return directory
+
+
+class OpAuditTest(tf.test.TestCase):
+
+    def test_python_function_ops_are_refused_naming_each_op(self):
+        export_dir = _python_function_model(
+            os.path.join(self.create_tempdir().full_path, "py"))
+        with self.assertRaisesRegex(
+                op_audit.UnservableOpError,
+                f"^{re.escape(export_dir)}: TF Serving 2\\.21 cannot load "
+                r"this export: EagerPyFunc \(a Python function: no TF "
+                r"Serving release runs it\); PyFunc \(a Python function: "
+                r"[^;]*\); PyFuncStateless \(a Python function: [^;]*\)$"):
+            op_audit.audit(export_dir)
+
+    def test_op_outside_core_and_tf_text_table_is_refused(self):
+        export_dir = _model_with_op(
+            os.path.join(self.create_tempdir().full_path, "odd"),
+            "BertTfMadeUpOp")
+        self.assertIn("BertTfMadeUpOp", op_audit.graph_ops(export_dir))
+        # Refused even by the newest release (the default).
+        with self.assertRaisesRegex(
+                op_audit.UnservableOpError,
+                f"^{re.escape(export_dir)}: TF Serving 2\\.21 cannot load "
+                r"this export: BertTfMadeUpOp \(neither core TensorFlow "
+                r"nor a tf\.text op TF Serving links\)$"):
+            op_audit.audit(export_dir)
+
+
+@pytest.mark.large
+class OpAuditFamiliesTest(tf.test.TestCase):
+
+    def test_each_family_needs_the_documented_serving_release(self):
+        families = {
+            "text_classification": (
+                models.BertClassifier,
+                {"name": "sst2", "is_pair": False, "labels": ["0", "1"]},
+                {"num_classes": 2}),
+            "multiple_choice": (models.BertMultipleChoice,
+                                {"name": "swag", "num_choices": 4},
+                                {"num_choices": 4}),
+            "question_answering": (
+                models.BertSpanLabeler,
+                {"name": "squad", "max_query_length": 8, "doc_stride": 6,
+                 "max_answer_length": 6, "n_best_size": 10,
+                 "version_2_with_negative": False,
+                 "null_score_diff_threshold": 0.0}, {}),
+            "token_classification": (
+                models.BertTokenTagger,
+                {"name": "conll2003", "labels": list(conll_data.TAGS)},
+                {"num_tags": len(conll_data.TAGS)}),
+        }
+        audited = []
+        real_audit = op_audit.audit
+
+        def recording_audit(export_dir, serving_version):
+            audited.append(real_audit(export_dir, serving_version))
+            return audited[-1]
+
+        base = self.create_tempdir().full_path
+        measured = {}
+        with mock.patch.object(op_audit, "audit", recording_audit):
+            for family, (model_class, task, arguments) in families.items():
+                model_dir, _ = _model_dir(self, model_class,
+                                          {"family": family, **task},
+                                          **arguments)
+                export.export(model_dir, os.path.join(base, family))
+                measured[family] = audited[-1]
+        outside_core = op_audit.non_core_ops(
+            set().union(*(ops for ops, _ in measured.values())))
+        measured = {family: (sorted(outside_core & set(ops)), oldest)
+                    for family, (ops, oldest) in measured.items()}
+        self.assertEqual(measured, FAMILY_OPS)
+        # docs/serving.md's table says the same.
+        with open(SERVING_DOC, encoding="utf-8") as f:
+            rows = {cells[0]: cells[1:] for cells in (
+                [c.strip() for c in line.strip().strip("|").split("|")]
+                for line in f if line.startswith("| "))}
+        for family, (ops, oldest) in FAMILY_OPS.items():
+            self.assertEqual(rows.get(family), [", ".join(ops), oldest],
+                             family)
 
 
 if __name__ == "__main__":
