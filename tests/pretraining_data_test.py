@@ -1,10 +1,14 @@
-"""Pre-training pipeline: the original's statistics over many examples."""
+"""Pre-training pipeline: the original's statistics over many examples;
+create_pretraining_data's TFRecords, complete or absent."""
 
+import errno
 import functools
+import hashlib
 import os
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -418,6 +422,90 @@ class GoogleTfrecordInputTest(tf.test.TestCase):
             f"error: {records}: feature masked_lm_positions has 20 values; "
             "--max_predictions_per_seq=5 expects 5 (this file was written "
             "with --max_predictions_per_seq=20)"])
+
+
+class StaticRecordsAtomicTest(tf.test.TestCase):
+    """create_pretraining_data: each output file appears complete or not at
+    all (its docstring's promise). A run that fails mid-way, here the disk
+    filling while the second shard is written, leaves no output and no
+    temporary file, and earlier outputs of the same names as they were."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.corpus = write_corpus(os.path.join(
+            tf.compat.v1.test.get_temp_dir(), "atomic_corpus.txt"))
+        cls.config = pretraining.PretrainingDataConfig(
+            max_seq_length=64, max_predictions_per_seq=10)
+
+    def _write_until_disk_full(self, outputs, failing_write=5):
+        """Runs write_examples round-robin into `outputs`; the second
+        shard's `failing_write`-th record finds the disk full. Returns what
+        each output path held at that moment (None: absent)."""
+        from bert_tf.data import create_pretraining_data
+
+        real_writer = tf.io.TFRecordWriter
+        at_failure = {}
+
+        class SecondShardFillsTheDisk:
+            def __init__(self, path):
+                self.writer = real_writer(path)
+                self.second = path.startswith(outputs[1])
+                self.writes = 0
+
+            def write(self, record):
+                self.writes += 1
+                if self.second and self.writes == failing_write:
+                    for final in outputs:
+                        at_failure[final] = _digest(final)
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                self.writer.write(record)
+
+            def close(self):
+                self.writer.close()
+
+        with mock.patch.object(tf.io, "TFRecordWriter",
+                               SecondShardFillsTheDisk):
+            with self.assertRaisesRegex(OSError, "No space left on device"):
+                create_pretraining_data.write_examples(
+                    [self.corpus], tokenizer(), self.config, outputs,
+                    dupe_factor=1)
+        self.assertCountEqual(at_failure, outputs)  # it did fail mid-way
+        return at_failure
+
+    def test_failure_mid_way_leaves_no_output_and_no_temp_files(self):
+        directory = self.create_tempdir().full_path
+        outputs = [os.path.join(directory, name)
+                   for name in ("a.tfrecord", "b.tfrecord")]
+        at_failure = self._write_until_disk_full(outputs)
+        # Records went to temporary files, never to the final names...
+        self.assertEqual(at_failure, {path: None for path in outputs})
+        # ...and the failure removed them.
+        self.assertEqual(os.listdir(directory), [])
+
+    def test_failed_run_keeps_existing_outputs(self):
+        directory = self.create_tempdir().full_path
+        outputs = [os.path.join(directory, name)
+                   for name in ("a.tfrecord", "b.tfrecord")]
+        before = {}
+        for i, path in enumerate(outputs):
+            write_google_records(path, 64, 10, count=i + 1)
+            before[path] = _digest(path)
+        at_failure = self._write_until_disk_full(outputs)
+        self.assertEqual(at_failure, before)
+        self.assertEqual({path: _digest(path) for path in outputs},
+                         before)
+        self.assertCountEqual(os.listdir(directory),
+                              ["a.tfrecord", "b.tfrecord"])
+
+
+def _digest(path):
+    """'<bytes> bytes, sha256 <first 12 hex digits>'; None if absent."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        data = f.read()
+    return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
 
 
 if __name__ == "__main__":
