@@ -16,6 +16,7 @@ from 2.10, `FastBertNormalize` from 2.12; releases 2.12 to 2.19 pin tf.text
 2.12.1, so `RoundRobinTrim` (and its sibling ops) only from 2.20.
 """
 
+import functools
 import json
 import subprocess
 import sys
@@ -76,10 +77,18 @@ print(json.dumps([op for op in ops if op_def_registry.get(op) is None]))
 
 def non_core_ops(ops):
     """The ops of `ops` that core TensorFlow alone does not register."""
+    return set(_non_core_ops(tuple(sorted(ops))))
+
+
+@functools.lru_cache(maxsize=64)
+def _non_core_ops(ops):
+    # A fresh process per op set, once per process: exports of one family
+    # have the same ops, and the answer depends only on the installed
+    # TensorFlow.
     result = subprocess.run(
-        [sys.executable, "-c", _CORE_CHECK], input=json.dumps(sorted(ops)),
+        [sys.executable, "-c", _CORE_CHECK], input=json.dumps(ops),
         capture_output=True, text=True, check=True)
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+    return tuple(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def audit(export_dir, serving_version=DEFAULT_SERVING_VERSION):
