@@ -312,10 +312,12 @@ def _fine_tuned_model(run, task, fmt):
     description = checkpoints.read_model_description(run.init_checkpoint) \
         if fmt == "bert_tf" else {}
     trained_task = (description.get("task") or {}).get("name")
-    if trained_task not in (task.accepted_models or (task.name,)):
+    accepted = task.accepted_models or (task.name,)
+    if trained_task not in accepted:
         raise FinetuningError(
             f"{run.init_checkpoint}: without --do_train, --init_checkpoint "
-            f"must be a model fine-tuned for {run.task} (the OUTPUT_DIR/"
+            f"must be a model fine-tuned for {' or '.join(accepted)} "
+            f"(the OUTPUT_DIR/"
             f"model of a --do_train run); this one is "
             f"{'for ' + trained_task if trained_task else 'not fine-tuned'}")
     return checkpoints.load_model(run.init_checkpoint)

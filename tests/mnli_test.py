@@ -196,7 +196,9 @@ class MnliTest(tf.test.TestCase):
             rte_model, checkpoints.load_model(self.model_dir),
             os.path.join(self.model_dir, "vocab.txt"),
             task={**task, "name": "rte"})
-        with self.assertRaisesRegex(bert_tf.Error, "this one is for rte"):
+        with self.assertRaisesRegex(
+                bert_tf.Error, r"must be a model fine-tuned for mnli \(the "
+                r"OUTPUT_DIR/model of a --do_train run\); this one is for rte"):
             _finetune(task="ax", data_dir=ax_dir,
                       output_dir=self.create_tempdir().full_path,
                       init_checkpoint=rte_model, do_predict=True)
