@@ -11,7 +11,8 @@ several machines (TF_CONFIG) and TPUs:
    so a resumed run continues exactly where the interrupted one stopped.
 3. Per step, on every replica: forward and backward (XLA-compiled with
    `jit_compile`); gradients summed across replicas, clipped to global norm
-   1.0, applied. Loss scaling with float16.
+   1.0, applied. Loss scaling with float16: a step whose gradients
+   overflow is skipped (the scale halved) and not counted.
 4. Every `log_steps`: losses, metrics, steps/s, examples/s, ETA to the
    console and TensorBoard; every `save_checkpoints_steps`: a checkpoint.
 """
@@ -279,10 +280,14 @@ def _loop(strategy, train_step, iterator, optimizer, manager, config):
     step = start_step
     while step < config.num_train_steps:
         metrics = train_step(iterator)
-        step = int(optimizer.iterations.numpy())
+        previous, step = step, int(optimizer.iterations.numpy())
         for name, (total, count) in metrics.items():
             old = totals.get(name, (0.0, 0.0))
             totals[name] = (old[0] + float(total), old[1] + float(count))
+        if step == previous:
+            # float16 overflow: the loss scaler skipped the update (and
+            # halved the scale); this step is not done yet.
+            continue
         if step % config.save_checkpoints_steps == 0 \
                 or step == config.num_train_steps:
             manager.save(checkpoint_number=step)
