@@ -84,6 +84,11 @@ class OptimizationTest(tf.test.TestCase):
         optimizer = optimization.create_optimizer(name, 1e-3, 10, 0,
                                                   weight_decay=0.5)
         optimizer.build(model.trainable_variables)
+        # Biases and beta start at zero, where decay changes nothing: give
+        # every variable non-zero values first.
+        rng = np.random.default_rng(0)
+        for v in model.trainable_variables:
+            v.assign(rng.normal(0.5, 0.1, v.shape).astype(np.float32))
         before = {v.path: v.numpy().copy() for v in model.trainable_variables}
         # Zero gradients: Adam moves nothing, so only weight decay acts.
         optimizer.apply_gradients(
@@ -91,10 +96,40 @@ class OptimizationTest(tf.test.TestCase):
         for v in model.trainable_variables:
             changed = not np.array_equal(before[v.path], v.numpy())
             exempt = v.name in ("gamma", "beta", "bias", "output_bias")
-            if exempt or not before[v.path].any():
-                self.assertFalse(changed, v.path)
-            else:
-                self.assertTrue(changed, v.path)
+            self.assertEqual(changed, not exempt, v.path)
+
+    def test_lamb_adapts_every_model_variable_but_layer_norm_and_biases(self):
+        # Every variable of the pre-training model: kernels and embeddings
+        # get the decay and the trust ratio, LayerNorm's gamma and beta and
+        # every bias (the MLM head's output_bias too) an Adam step.
+        model = models.BertPretrainer(
+            encoder_lib.BertEncoder(testing.ODD_CONFIG))
+        variables = model.trainable_variables
+        initial = [v.numpy().copy() for v in variables]
+        rng = np.random.default_rng(2)
+        gradients = [[rng.normal(0, 0.1, v.shape).astype(np.float32)
+                      for v in variables] for _ in range(2)]
+        optimizer = _new("lamb")
+        for step in gradients:
+            optimizer.apply_gradients(zip(step, variables))
+        adapted = 0
+        for i, variable in enumerate(variables):
+            decayed = variable.name not in ("gamma", "beta", "bias",
+                                            "output_bias")
+            grads = [step[i] for step in gradients]
+            self.assertAllClose(
+                variable.numpy(),
+                _lamb_reference(initial[i], grads, decayed=decayed),
+                rtol=1e-5, atol=1e-7, msg=variable.path)
+            # The trust ratio is far from 1 here (||w|| is small at
+            # initialisation): without it the step lands elsewhere.
+            if decayed:
+                self.assertNotAllClose(
+                    variable.numpy(), _lamb_reference(
+                        initial[i], grads, decayed=True, adapted=False),
+                    rtol=1e-3, atol=1e-5, msg=variable.path)
+                adapted += 1
+        self.assertGreater(adapted, 10)
 
     def test_adam_weight_decay_steps_equal_the_original_equations(self):
         variables, gradients = _variables_and_gradients()
@@ -209,16 +244,18 @@ def _adam_weight_decay_reference(w, gradients, decayed, eps=1e-6):
     return w
 
 
-def _lamb_reference(w, gradients, decayed, eps=1e-6):
+def _lamb_reference(w, gradients, decayed, eps=1e-6, adapted=True):
     """You et al. 2019, Algorithm 2 (phi the identity): `r = m_hat /
     (sqrt(v_hat) + eps) + decay * w`, `w -= lr * ||w|| / ||r|| * r`; a
-    variable without decay has no trust ratio either: `w -= lr * r`."""
+    variable without decay has no trust ratio either: `w -= lr * r`.
+    `adapted=False`: a decayed variable without the trust ratio."""
     w = np.float64(w)
     for t, (m, v) in enumerate(_adam_moments(gradients), start=1):
         r = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + eps)
         ratio = 1.0
         if decayed:
             r = r + DECAY * w
+        if decayed and adapted:
             w_norm, r_norm = np.linalg.norm(w), np.linalg.norm(r)
             if w_norm > 0 and r_norm > 0:
                 ratio = w_norm / r_norm
