@@ -1,6 +1,11 @@
 """The training loop's promises (bert_tf/training.py): global-norm clipping
-after the cross-replica sum, float16 loss scaling, TensorBoard summaries of
-the logged history."""
+after the cross-replica sum, float16 loss scaling, LAMB, TensorBoard
+summaries of the logged history, bucket-length batches under XLA, exact
+resumption from TFRecord input.
+
+Most checks train one Dense layer whose gradient is known in advance; the
+last two run fine-tuning and pre-training on ODD_CONFIG.
+"""
 
 import glob
 import json
@@ -11,9 +16,17 @@ from unittest import mock
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from bert_tf import checkpoints
+from bert_tf.data import create_pretraining_data
+from bert_tf.data import pretraining as pretraining_data
+from bert_tf import finetuning
+from bert_tf.layers import encoder as encoder_lib
 from bert_tf import optimization
+from bert_tf import pretraining
+from bert_tf import tokenization
 from bert_tf import training
 from tests import testing
 
@@ -52,17 +65,20 @@ def _batches(c_per_step, batch=2):
     return dataset_fn
 
 
-def _train(output_dir, dataset_fn, steps, optimizer=None, strategy=None,
-           **config):
+def _train(output_dir, dataset_fn, steps, strategy=None, **config):
+    """`_linear_model` trained by SGD at rate 1: each step moves the
+    weights by exactly the gradient the loop hands the optimizer."""
     return training.train(
         strategy or tf.distribute.get_strategy(), _linear_model,
-        optimizer or (lambda: keras.optimizers.SGD(learning_rate=1.0)),
+        lambda: keras.optimizers.SGD(learning_rate=1.0),
         _linear_loss, dataset_fn,
         training.TrainingConfig(output_dir=output_dir, num_train_steps=steps,
                                 global_batch_size=2, **config))
 
 
 def _regression_model():
+    """A Dense layer with bias, from random weights (LAMB's trust ratio is
+    1 at zero)."""
     inputs = {"x": keras.Input(shape=(DIM,), name="x")}
     y = keras.layers.Dense(
         1, name="dense", kernel_initializer=keras.initializers.RandomNormal(
@@ -100,6 +116,7 @@ def _checkpoint_values(output_dir, step):
 
 
 def _restored_kernel(output_dir, step):
+    """The Dense kernel of checkpoint `step`."""
     model = _linear_model()
     tf.train.Checkpoint(model=model).restore(os.path.join(
         output_dir, "checkpoints", f"ckpt-{step}")).expect_partial()
@@ -117,10 +134,73 @@ def _events(output_dir):
     return values
 
 
+# 99 entries, ODD_CONFIG's vocab_size: the specials and lower-case words.
+WORDS = ("the a movie film story was is and so very quite really good bad "
+         "great awful fine dull lovely poor it plot actors music long short "
+         "funny sad").split()
+VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+         + [f"w{i}" for i in range(99 - 5 - len(WORDS))])
+
+
+def _vocab_file(test):
+    """VOCAB written as a vocab.txt."""
+    path = os.path.join(test.create_tempdir().full_path, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    return path
+
+
+def _odd_model_dir(test):
+    """A random ODD_CONFIG encoder saved as a bert_tf model directory."""
+    path = os.path.join(test.create_tempdir().full_path, "init")
+    checkpoints.save_model(path, encoder_lib.BertEncoder(testing.ODD_CONFIG),
+                           _vocab_file(test))
+    return path
+
+
+def _pretraining_records(test, data_config):
+    """(vocab file, TFRecords of create_pretraining_data) from 16 documents
+    of 6 sentences made of WORDS."""
+    directory = test.create_tempdir().full_path
+    corpus = os.path.join(directory, "corpus.txt")
+    with open(corpus, "w", encoding="utf-8") as f:
+        for doc in range(16):
+            for sentence in range(6):
+                f.write(" ".join(
+                    WORDS[(doc * 5 + sentence * 3 + j) % len(WORDS)]
+                    for j in range(4 + (doc + sentence) % 6)) + ".\n")
+            f.write("\n")
+    vocab = _vocab_file(test)
+    records = os.path.join(directory, "train.tfrecord")
+    create_pretraining_data.write_examples(
+        [corpus], tokenization.BertTokenizer(vocab), data_config, [records],
+        dupe_factor=2)
+    return vocab, records
+
+
+class _Interrupted(Exception):
+    """Stands for a run killed right after a checkpoint."""
+
+
+def _sst2_dir(test, sizes):
+    """SST-2 layout; sentence i of a split has 1 + 7i % 25 words."""
+    data_dir = test.create_tempdir().full_path
+    for split, n in sizes.items():
+        with open(os.path.join(data_dir, f"{split}.tsv"), "w") as f:
+            f.write("sentence\tlabel\n")
+            for i in range(n):
+                words = [WORDS[(i * 7 + j) % len(WORDS)]
+                         for j in range(1 + i * 7 % 25)]
+                f.write(f"{' '.join(words)}\t{i % 2}\n")
+    return data_dir
+
+
 # Run in a process of its own: two logical CPUs must be set up before
 # TensorFlow starts.
 TWO_REPLICAS = """
-import json, sys
+import json
+import sys
+
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
@@ -223,7 +303,7 @@ class TrainingLoopTest(tf.test.TestCase):
         self.assertEqual(set(logged), {
             (step, name) for step in (2, 4)
             for name in ("loss", "steps_per_second")})
-        # Loss at steps 3 and 4, from kernels -0.1 and -0.3 per weight.
+        # Losses of steps 3 and 4, at kernels -0.3 and -0.6 per weight.
         self.assertAllClose(logged[4, "loss"],
                             (0.3 * 4 * -0.3 + 0.4 * 4 * -0.6) / 2)
         events = _events(output_dir)
@@ -233,6 +313,84 @@ class TrainingLoopTest(tf.test.TestCase):
         for step, seen in seen_when_logged:
             self.assertIn((step, "loss"), seen)
             self.assertIn((step, "steps_per_second"), seen)
+
+    def test_jit_compile_pads_every_batch_to_a_bucket_length(self):
+        # max_seq_length 32: buckets 16 and 32. Sentences of 1 to 25
+        # words, so batches padded to their longest would take many
+        # lengths, each a new XLA compilation. What the training loop and
+        # prediction are handed is recorded; the compiled steps themselves
+        # run in finetuning_test (XLA and bf16), slowly on CPU.
+        shapes = {"train": set(), "eval": set()}
+
+        def record_train(strategy, build_model, build_optimizer, loss_fn,
+                         dataset_fn, config):
+            self.assertTrue(config.jit_compile)
+            batches = dataset_fn(tf.distribute.InputContext(),
+                                 config.global_batch_size)
+            for batch in batches.take(30):
+                shapes["train"].add(tuple(batch["input_word_ids"].shape))
+            return build_model(), []
+
+        def record_predict(model, dataset, num_examples, jit_compile):
+            self.assertTrue(jit_compile)
+            for batch in dataset:
+                shapes["eval"].add(batch["input_word_ids"].shape[1])
+            return {"logits": np.zeros((num_examples, 2), np.float32)}
+
+        with mock.patch.object(training, "train", record_train), \
+                mock.patch.object(finetuning, "predict", record_predict):
+            results, _ = finetuning.run(finetuning.FinetuningRun(
+                task="sst2", data_dir=_sst2_dir(self, {"train": 24,
+                                                       "dev": 12}),
+                output_dir=self.create_tempdir().full_path,
+                init_checkpoint=_odd_model_dir(self), max_seq_length=32,
+                train_batch_size=4, eval_batch_size=4, do_train=True,
+                do_eval=True, jit_compile=True))
+        self.assertEqual(results["dev"]["num_examples"], 12)
+        self.assertEqual(shapes, {"train": {(4, 16), (4, 32)},
+                                  "eval": {16, 32}})
+
+    @pytest.mark.large
+    def test_resumed_tfrecord_run_ends_with_uninterrupted_weights(self):
+        # The iterator's position is part of the checkpoint: the resumed
+        # run reads the batches the interrupted one had not reached.
+        data_config = pretraining_data.PretrainingDataConfig(
+            max_seq_length=32, max_predictions_per_seq=5)
+        vocab, records = _pretraining_records(self, data_config)
+        config_file = os.path.join(self.create_tempdir().full_path,
+                                   "bert_config.json")
+        testing.ODD_CONFIG.to_json_file(config_file)
+
+        def run(output_dir):
+            return pretraining.run(pretraining.PretrainingRun(
+                input_files=(records,), input_format="tfrecord",
+                output_dir=output_dir, vocab_file=vocab,
+                bert_config_file=config_file, data=data_config,
+                train_batch_size=8, num_train_steps=6, num_warmup_steps=1,
+                learning_rate=1e-3, save_checkpoints_steps=3,
+                log_steps=3))[0]
+
+        straight = run(self.create_tempdir().full_path)
+        resumed = self.create_tempdir().full_path
+        log = training._log
+
+        def log_then_stop(step, *args):
+            values = log(step, *args)
+            if step == 3:
+                raise _Interrupted()
+            return values
+
+        with mock.patch.object(training, "_log", log_then_stop):
+            with self.assertRaises(_Interrupted):
+                run(resumed)
+        self.assertTrue(os.path.exists(os.path.join(
+            resumed, "checkpoints", "ckpt-3.index")))
+        resumed = run(resumed)
+        a = checkpoints.load_model(straight)
+        b = checkpoints.load_model(resumed)
+        self.assertGreater(len(a.get_weights()), 30)
+        for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+            self.assertAllEqual(x, y)
 
 
 if __name__ == "__main__":
