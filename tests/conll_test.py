@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf import finetuning
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf import losses
@@ -231,17 +230,6 @@ def _write_conll(path, sentences, iob1=False):
         f.write("\n".join(lines))
 
 
-def _tiny_model_dir(test):
-    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37,
-                                max_position_embeddings=64)
-    path = os.path.join(test.create_tempdir().full_path, "init")
-    checkpoints.save_model(path, encoder_lib.BertEncoder(config),
-                           os.path.join(testing.minilm_dir(), "vocab.txt"))
-    return path
-
-
 def _word_memory_baseline(train, dev):
     """Each word's most frequent train tag, no context: what a model that
     ignores the words before an entity can reach."""
@@ -283,7 +271,7 @@ class ConllLearningTest(tf.test.TestCase):
         with self.assertLogs("absl", "INFO") as logs:
             results, _ = finetuning.run(finetuning.FinetuningRun(
                 task="conll2003", data_dir=data_dir, output_dir=output_dir,
-                init_checkpoint=_tiny_model_dir(self), max_seq_length=32,
+                init_checkpoint=testing.tiny_encoder_dir(), max_seq_length=32,
                 train_batch_size=16, learning_rate=3e-3, num_train_epochs=40,
                 log_steps=50, do_train=True, do_eval=True, do_predict=True))
         baseline = _word_memory_baseline(train, dev)

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from unittest import mock
 
@@ -21,7 +22,6 @@ import tensorflow as tf
 
 from bert_tf import checkpoints
 from bert_tf.export import exporter as export
-from bert_tf.layers import encoder as encoder_lib
 from bert_tf import models
 from bert_tf import training
 from serving.client import lib as client
@@ -35,14 +35,6 @@ from tests import testing
 
 SST2 = os.path.join(testing.REPO_ROOT, "tasks", "data", "glue", "SST-2")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def _tiny_encoder_dir(test):
-    path = os.path.join(test.create_tempdir().full_path, "encoder")
-    checkpoints.save_model(
-        path, encoder_lib.BertEncoder(st.TINY_CONFIG),
-        os.path.join(testing.minilm_dir(), "vocab.txt"))
-    return path
 
 
 def _finetune_command(init_checkpoint, output_dir):
@@ -69,7 +61,7 @@ class TrainingFaultsTest(tf.test.TestCase):
         """kill -9 after step 15's checkpoint, which then gets corrupted:
         the restart falls back to step 10's and still ends with the weights
         of an uninterrupted run (30 steps)."""
-        encoder_dir = _tiny_encoder_dir(self)
+        encoder_dir = testing.tiny_encoder_dir()
         straight = self.create_tempdir().full_path
         subprocess.run(_finetune_command(encoder_dir, straight), check=True,
                        capture_output=True, cwd=testing.REPO_ROOT, env=ENV,
@@ -145,12 +137,19 @@ class TrainingFaultsTest(tf.test.TestCase):
 @pytest.mark.large
 class ExportFaultsTest(tf.test.TestCase):
 
-    def setUp(self):
-        super().setUp()
-        self.model_dir, _ = st.tiny_task_model(
-            self.create_tempdir().full_path, models.BertClassifier,
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Read by every test, written by none: made once.
+        root = tempfile.mkdtemp(prefix="export_faults_")
+        cls.addClassCleanup(shutil.rmtree, root, ignore_errors=True)
+        cls.model_dir, _ = st.tiny_task_model(
+            root, models.BertClassifier,
             {"name": "sst2", "family": "text_classification", "is_pair": False,
              "labels": ["0", "1"]}, num_classes=2)
+
+    def setUp(self):
+        super().setUp()
         self.base = os.path.join(self.create_tempdir().full_path, "exports")
         self.export_dir = os.path.join(self.base, "sst2")
 

