@@ -98,8 +98,7 @@ class RealCheckpointTest(tf.test.TestCase, ParityMixin):
                          ["bert_config.json", "bert_tf_model.json",
                           "vocab.txt", "weights.safetensors"])
         reloaded = checkpoints.load_model(out)
-        for a, b in zip(encoder.get_weights(), reloaded.get_weights()):
-            self.assertAllEqual(a, b)
+        testing.assert_same_weights(self, encoder, reloaded)
 
 
 class TinyPretrainingCheckpointTest(tf.test.TestCase):
@@ -143,9 +142,8 @@ class TinyPretrainingCheckpointTest(tf.test.TestCase):
         from_google = checkpoints.load_pretrainer(f"{tmp}/google")
         checkpoints.save_model(f"{tmp}/ours", from_google, vocab)
         reloaded = checkpoints.load_model(f"{tmp}/ours")
+        testing.assert_same_weights(self, pretrainer, reloaded)
         self.assertIsInstance(reloaded, models.BertPretrainer)
-        for a, b in zip(pretrainer.get_weights(), reloaded.get_weights()):
-            self.assertAllEqual(a, b)
 
     def test_google_export_of_tanh_gelu_is_refused(self):
         pretrainer = checkpoints.load_pretrainer(TINY_HF)
@@ -182,6 +180,32 @@ class TinyPretrainingCheckpointTest(tf.test.TestCase):
         checkpoints.save_model(f"{tmp}/enc", encoder, vocab)
         with self.assertRaisesRegex(CheckpointError, "has no MLM/NSP heads"):
             checkpoints.load_pretrainer(f"{tmp}/enc")
+
+
+class SameWeightsCheckTest(tf.test.TestCase):
+    """`testing.assert_same_weights`, which the round-trip tests rely on."""
+
+    def test_a_model_missing_its_last_weights_fails(self):
+        encoder = encoder_lib.BertEncoder(testing.ODD_CONFIG)
+        classifier = models.BertClassifier(encoder, num_classes=3)
+        # Pairwise zip of get_weights() sees only the encoder's prefix.
+        for a, b in zip(classifier.get_weights(), encoder.get_weights()):
+            self.assertAllEqual(a, b)
+        with self.assertRaisesRegex(AssertionError, "classifier_head/logits"):
+            testing.assert_same_weights(self, classifier, encoder)
+
+    def test_first_differing_value_is_named(self):
+        encoder = encoder_lib.BertEncoder(testing.ODD_CONFIG)
+        weights = checkpoints.model_weights(encoder)
+        testing.assert_same_weights(self, encoder, encoder)
+        changed = dict(weights)
+        name = "bert/encoder/layer_1/output/LayerNorm/beta"
+        changed[name] = weights[name] + np.float32(1e-3)
+        with self.assertRaisesRegex(
+                AssertionError, f"{name}: values differ by up to 0.001 "
+                r"\(atol 0.0\), first at index \(0,\)"):
+            testing.assert_same_weights(self, weights, changed)
+        testing.assert_same_weights(self, weights, changed, atol=2e-3)
 
 
 def write_safetensors(path, tensors):
@@ -262,10 +286,10 @@ class HalfPrecisionSafetensorsTest(tf.test.TestCase):
                 from_half = bert_tf.load_encoder(half_dir)
                 from_fp32 = bert_tf.load_encoder(fp32_dir)
                 expected = checkpoints.model_weights(from_fp32)
-                for name, value in checkpoints.model_weights(
-                        from_half).items():
-                    self.assertEqual(value.dtype, np.float32)
-                    self.assertAllEqual(value, expected[name], msg=name)
+                self.assertEqual({v.dtype for v in expected.values()},
+                                 {np.dtype(np.float32)})
+                testing.assert_same_weights(
+                    self, expected, checkpoints.model_weights(from_half))
                 for a, b in zip(testing.flatten(from_half(inputs)),
                                 testing.flatten(from_fp32(inputs)),
                                 strict=True):
@@ -336,7 +360,22 @@ class CheckpointErrorsTest(tf.test.TestCase):
                                     "1 weight\\(s\\) that are not part of a "
                                     "BERT encoder.*classifier.weight"):
             checkpoints.load_encoder(path)
-        checkpoints.load_encoder(path, skip_unknown=True)
+        # Skipped: a warning names it, it is not among the weights read, and
+        # the encoder gets the same weights as from the file without it.
+        with self.assertLogs(level="WARNING") as logs:
+            _, weights, _, _ = checkpoints.read_checkpoint(
+                path, skip_unknown=True)
+            encoder = checkpoints.load_encoder(path, skip_unknown=True)
+        warning = (f"{path}/model.safetensors: leaving out 1 weight(s) that "
+                   "are not part of a BERT encoder or its pre-training "
+                   "heads: classifier.weight")
+        self.assertLen([line for line in logs.output if warning in line], 2,
+                       logs.output)
+        _, reference, _, _ = checkpoints.read_checkpoint(TINY_HF)
+        testing.assert_same_weights(self, dict(sorted(reference.items())),
+                                    dict(sorted(weights.items())))
+        testing.assert_same_weights(self, checkpoints.load_encoder(TINY_HF),
+                                    encoder)
 
     def test_untied_decoder_is_refused(self):
         tensors = self._tiny_tensors()

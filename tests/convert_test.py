@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from absl import flags
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -39,8 +38,7 @@ class ConvertCliTest(tf.test.TestCase):
             self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         a = checkpoints.load_encoder(f"{tmp}/a")
         b = checkpoints.load_encoder(f"{tmp}/b")
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            self.assertAllEqual(x, y)
+        testing.assert_same_weights(self, a, b)
         with open(f"{tmp}/b/vocab.txt") as f:
             self.assertLen(f.read().splitlines(), 30522)
 
@@ -156,8 +154,7 @@ class ConvertCliErrorsTest(tf.test.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         pretrainer = checkpoints.load_pretrainer(f"{tmp}/out")
         reference = checkpoints.load_pretrainer(source)
-        for x, y in zip(pretrainer.get_weights(), reference.get_weights()):
-            self.assertAllEqual(np.asarray(x), np.asarray(y))
+        testing.assert_same_weights(self, reference, pretrainer)
 
 
 if __name__ == "__main__":

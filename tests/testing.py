@@ -106,6 +106,39 @@ def pad_features(word_ids, type_ids, pad_id=0):
     return inputs
 
 
+def _named_weights(weights):
+    """[(name, numpy value)] of a model's `weights` or a {name: array}."""
+    if hasattr(weights, "items"):
+        return [(name, np.asarray(value)) for name, value in weights.items()]
+    return [(v.path, np.asarray(v.numpy())) for v in weights.weights]
+
+
+def assert_same_weights(test, expected, actual, atol=0.0):
+    """`actual` holds `expected`'s weights: as many, under the same names in
+    the same order, each with the same shape, dtype and values (exactly, or
+    within `atol`). A failure names the first weight that differs.
+
+    `expected` and `actual` are models (their `weights`, named by variable
+    path) or {name: array} dicts such as `checkpoints.model_weights` gives.
+    Comparing `get_weights()` lists pairwise with `zip` would let a model
+    that lost its last weights pass.
+    """
+    want, got = _named_weights(expected), _named_weights(actual)
+    test.assertEqual([name for name, _ in got], [name for name, _ in want],
+                     "the weights' names differ")
+    for (name, a), (_, b) in zip(want, got, strict=True):
+        test.assertEqual((b.shape, b.dtype), (a.shape, a.dtype),
+                         f"{name}: shape or dtype differs")
+        differs = ~np.isclose(a, b, rtol=0, atol=atol,
+                              equal_nan=a.dtype.kind in "fc")
+        if differs.any():
+            error = np.abs(a.astype(np.float64) - b.astype(np.float64))
+            first = tuple(int(i) for i in np.argwhere(differs)[0])
+            test.fail(f"{name}: values differ by up to "
+                      f"{np.max(error[differs]):.3g} (atol {atol}), first at "
+                      f"index {first}")
+
+
 def to_tensors(inputs):
     return {k: tf.constant(v) for k, v in inputs.items()}
 
