@@ -110,10 +110,34 @@ class OriginalBehaviourTest(tf.test.TestCase):
                          self._tokens("unwanted"))
 
     def test_words_over_200_characters_become_unk(self):
-        self.assertEqual(self._tokens("a" * 200), self._tokens("a" * 200))
-        self.assertNotEqual(self._tokens("a" * 200), ["[UNK]"])
+        # The original's max_input_chars_per_word is 200: a word of exactly
+        # 200 characters is still split, greedily longest-first. The vocab
+        # has "aaa" and "##aa" but no "aaaa" or "##aaa", so 200 a's are
+        # aaa + 98 x ##aa + ##a; the cap counts characters, not bytes
+        # ("\u00df" is 2 bytes; lower-casing strips the accent of "\u00e9").
+        self.assertEqual(self._tokens("a" * 199), ["aaa"] + ["##aa"] * 98)
+        self.assertEqual(self._tokens("a" * 200),
+                         ["aaa"] + ["##aa"] * 98 + ["##a"])
+        self.assertEqual(self._tokens("\u00df" * 200),
+                         ["\u00df"] + ["##\u00df"] * 199)
+        self.assertEqual(self._tokens("\u00e9" * 200),
+                         ["ee"] + ["##ee"] * 99)
         self.assertEqual(self._tokens("a" * 201), ["[UNK]"])
+        self.assertEqual(self._tokens("\u00df" * 201 + " x"), ["[UNK]", "x"])
         self.assertEqual(self._tokens("\u00e9" * 201 + " x"), ["[UNK]", "x"])
+        # The offsets path caps words itself: same ids, and an over-long
+        # word's [UNK] spans the whole word.
+        tokenizer = uncased_tokenizer()
+        texts = ["a" * 200, "\u00df" * 200, "a" * 201 + " x",
+                 "\u00df" * 201 + " x"]
+        ids, starts, ends = tokenizer.tokenize_with_offsets(
+            tf.constant(texts))
+        self.assertEqual(ids.to_list(),
+                         tokenizer.tokenize(tf.constant(texts)).to_list())
+        self.assertEqual([row[0] for row in starts.to_list()], [0] * 4)
+        self.assertEqual([row[-1] for row in ends.to_list()],
+                         [200, 200, 203, 203])
+        self.assertEqual([row[0] for row in ends.to_list()[2:]], [201, 201])
 
     def test_invalid_utf8_bytes_are_dropped(self):
         tokenizer = uncased_tokenizer()
