@@ -5,6 +5,7 @@ intermediate 37) so transposed or wrongly broadcast shapes fail loudly.
 """
 
 import os
+import re
 import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -137,6 +138,30 @@ def assert_same_weights(test, expected, actual, atol=0.0):
             test.fail(f"{name}: values differ by up to "
                       f"{np.max(error[differs]):.3g} (atol {atol}), first at "
                       f"index {first}")
+
+
+def assert_names_file_and_line(test, error, path, data):
+    """`error`, raised reading the file `path` that holds bytes `data`,
+    starts with the place: 'PATH: ' or 'PATH:LINE: ', LINE one of the
+    file's lines. Returns LINE, or None when the message names none."""
+    message = str(error)
+    match = re.match(re.escape(path) + r"(?::(\d+))?: ", message)
+    test.assertIsNotNone(match, f"error does not start with {path}: "
+                         f"{message!r}")
+    if match.group(1) is None:
+        return None
+    line = int(match.group(1))
+    test.assertBetween(line, 1, data.count(b"\n") + 1, message)
+    return line
+
+
+def file_lines(data):
+    """The lines of a task file's bytes as its readers number them (from
+    1): split at LF, a CR before it and a leading byte-order mark
+    dropped."""
+    lines = [line.removesuffix(b"\r") for line in data.split(b"\n")]
+    lines[0] = lines[0].removeprefix(b"\xef\xbb\xbf")
+    return dict(enumerate(lines, start=1))
 
 
 def to_tensors(inputs):
