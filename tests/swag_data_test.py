@@ -1,8 +1,10 @@
 """SWAG reader: the real CSV, every error, predictions, random input."""
 
+import collections
 import csv
 import io
 import os
+import re
 
 import hypothesis
 import tensorflow as tf
@@ -65,6 +67,98 @@ def swag_files(draw):
     elif damage == "truncate":
         data = data[:at]
     return split, rows, damage, data
+
+
+@st.composite
+def swag_bytes(draw):
+    """(labelled, bytes): the header, then random bytes or records of
+    fields right for their column, some with a field too many or too few,
+    a blank text, or junk in a field (empty, commas, quotes, CR, LF, bad
+    UTF-8)."""
+    labelled = draw(st.booleans())
+    names = HEADER.split(",") if labelled else HEADER.split(",")[:-1]
+    data = ",".join(names).encode() + b"\n"
+    if draw(st.sampled_from(["records"] * 3 + ["bytes"])) == "bytes":
+        return labelled, data + draw(st.binary(max_size=120))
+    text = st.sampled_from([b"a", b"b c", b'"d, e"', b"\xc3\xa9"])
+    label = st.sampled_from([b"0", b"1", b"2", b"3"] * 2 + [b"4", b"x", b""])
+    junk = st.sampled_from([b"", b" ", b",", b'"', b'"\n"', b"\r", b"\xff",
+                            b"\xc3", b'"a"b'])
+    for _ in range(draw(st.integers(1, 3))):
+        fields = [draw(label if name == "label" else text) for name in names]
+        damage = draw(st.sampled_from(["none", "none", "junk", "count",
+                                       "blank"]))
+        if damage == "junk":
+            fields[draw(st.integers(0, len(fields) - 1))] = draw(junk)
+        elif damage == "blank":  # sent1 or an ending
+            fields[draw(st.sampled_from([4, 7, 8, 9, 10]))] = b" "
+        elif damage == "count":
+            fields = fields[:-1] if draw(st.booleans()) else fields + [b"x"]
+        data += b",".join(fields) + draw(st.sampled_from([b"\n", b"\r\n"]))
+    return labelled, data
+
+
+def check_read(test, path, data, labelled, read):
+    """Runs `read()` on the file `path` holding `data` (its header is
+    HEADER's columns) and checks the outcome: the examples are its CSV
+    records, column by column, in order; or the DataError names the file
+    and the line of the record at fault. Returns whether the read
+    succeeded."""
+    names = HEADER.split(",")
+    try:
+        examples = read()
+    except glue.DataError as e:
+        line = testing.assert_names_file_and_line(test, e, path, data)
+        if line is not None:
+            check_named_line(test, str(e), data, line)
+        return False
+    text = data.decode("utf-8").removeprefix("\ufeff")
+    records = [r for r in csv.reader(io.StringIO(text, newline=""))][1:]
+    records = [r for r in records if r]
+    test.assertLen(examples, len(records))
+    for i, (example, record) in enumerate(zip(examples, records)):
+        field = dict(zip(names, record))
+        test.assertEqual(example.guid, f"{os.path.basename(path)[:-4]}-{i}")
+        test.assertEqual(example.context, field["sent1"])
+        test.assertEqual(example.start, field["sent2"])
+        test.assertEqual(example.endings,
+                         tuple(field[f"ending{j}"] for j in range(4)))
+        test.assertEqual(example.example_id, field[""])
+        for value in (example.context, *example.endings):
+            test.assertNotEqual(value.strip(), "", example)
+        test.assertEqual(example.label,
+                         int(field["label"]) if labelled else None)
+        if labelled:
+            test.assertIn(example.label, (0, 1, 2, 3))
+    return True
+
+
+def check_named_line(test, message, data, line):
+    """The line a DataError names holds (or starts) the fault described."""
+    raw = testing.file_lines(data)[line]
+    bad_byte = re.search(r"not UTF-8 \(byte 0x(..)\)", message)
+    if bad_byte:
+        test.assertIn(int(bad_byte.group(1), 16), raw, message)
+        test.assertRaises(UnicodeDecodeError, raw.decode, "utf-8")
+        return
+    if ": bad CSV: " in message:
+        return
+    # The record that starts on `line`, read from there on.
+    rest = b"\n".join(data.split(b"\n")[line - 1:]).decode("utf-8")
+    record = next(csv.reader(io.StringIO(rest, newline="")))
+    count = re.search(r"expected (\d+) comma-separated fields .*, found "
+                      r"(\d+)$", message)
+    label = re.search(r": label (.*) is not one of 0, 1, 2, 3$", message)
+    empty = re.search(r": empty '(.+)' text$", message)
+    if count:
+        test.assertLen(record, int(count.group(2)), message)
+        test.assertNotEqual(record and len(record), int(count.group(1)))
+    elif label:
+        test.assertEqual(repr(record[-1]), label.group(1), message)
+    else:
+        test.assertIsNotNone(empty, f"unexpected message {message!r}")
+        test.assertEqual(record[HEADER.split(",").index(empty.group(1))]
+                         .strip(), "", message)
 
 
 class SwagConformanceTest(tf.test.TestCase):
@@ -189,18 +283,20 @@ class SwagErrorTest(tf.test.TestCase):
         self.assertEqual(example.example_id, "103")
 
     def test_read_split_property_random_files_parse_or_raise_data_error(self):
-        parsed = []
+        outcomes = collections.Counter()
 
         @hypothesis.settings(max_examples=50, deadline=None, database=None)
         @hypothesis.given(file=swag_files())
         def check(file):
             split, rows, damage, content = file
-            write(self.dir, swag.FILES[split], content)
+            path = write(self.dir, swag.FILES[split], content)
             try:
                 examples = swag.read_split(self.dir, split)
-            except glue.DataError:
+            except glue.DataError as e:
+                testing.assert_names_file_and_line(self, e, path, content)
+                outcomes["error"] += 1
                 return
-            parsed.append(len(examples))
+            outcomes["read"] += 1
             if damage == "none":  # Undamaged files read back as written.
                 self.assertEqual(
                     [(e.context, e.start, e.endings, e.label)
@@ -213,21 +309,26 @@ class SwagErrorTest(tf.test.TestCase):
                 self.assertIn(e.label, (None, 0, 1, 2, 3))
 
         check()
-        self.assertNotEmpty(parsed)  # The strategy also makes valid files.
+        # The strategy makes valid files and damaged ones.
+        self.assertGreater(outcomes["read"], 0, outcomes)
+        self.assertGreater(outcomes["error"], 0, outcomes)
 
     def test_read_file_property_random_bytes_raise_only_data_error(self):
-        @hypothesis.settings(max_examples=50, deadline=None, database=None)
-        @hypothesis.given(content=st.binary(max_size=120),
-                          labelled=st.booleans())
-        def check(content, labelled):
-            path = write(self.dir, "random.csv",
-                         HEADER.encode() + b"\n" + content)
-            try:
-                swag.read_file(path, labelled)
-            except glue.DataError:
-                pass
+        outcomes = collections.Counter()
+
+        # Derandomized: a fixed run that both reads and refuses files.
+        @hypothesis.settings(max_examples=100, deadline=None, database=None,
+                             derandomize=True)
+        @hypothesis.given(file=swag_bytes())
+        def check(file):
+            labelled, content = file
+            path = write(self.dir, "random.csv", content)
+            outcomes[check_read(self, path, content, labelled,
+                                lambda: swag.read_file(path, labelled))] += 1
 
         check()
+        self.assertGreater(outcomes[True], 0, outcomes)
+        self.assertGreater(outcomes[False], 0, outcomes)
 
 
 class SwagPredictionsTest(tf.test.TestCase):
