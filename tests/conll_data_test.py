@@ -3,6 +3,7 @@ random input."""
 
 import collections
 import os
+import re
 
 import hypothesis
 import numpy as np
@@ -448,40 +449,119 @@ def conll_lines(draw):
                          "é", "1996-08-30"]),
         st.text(st.characters(blacklist_categories=["Cs"]), min_size=1,
                 max_size=5))
-    tag = st.sampled_from(list(conll.TAGS) + ["B-GPE", "i-PER", "", "-"])
-    lines = []
+    tag = st.sampled_from(list(conll.TAGS) * 2 + ["B-GPE", "i-PER", "", "-"])
+    word = st.sampled_from(["EU", "rejects", "German", "é", "1996-08-30",
+                            "-X-", "a\u00a0b"])
+    # The real files start with -DOCSTART-.
+    lines = ["-DOCSTART- -X- -X- O"] if draw(st.booleans()) else []
     for _ in range(draw(st.integers(0, 8))):
-        fields = draw(st.lists(token, max_size=6))
-        if fields and draw(st.booleans()):
-            fields[-1] = draw(tag)
+        # Mostly token lines, so that whole files are often readable.
+        kind = draw(st.sampled_from(["token"] * 5 + ["blank", "docstart",
+                                                     "random"]))
+        if kind == "token":
+            fields = [draw(word), "NNP", "I-NP", draw(tag)]
+        elif kind == "blank":
+            fields = draw(st.lists(st.sampled_from(["", " "]), max_size=2))
+        elif kind == "docstart":
+            fields = ["-DOCSTART-", "-X-", "-X-", "O"]
+        else:
+            fields = draw(st.lists(token, max_size=6))
+            if fields and draw(st.booleans()):
+                fields[-1] = draw(tag)
         lines.append(draw(st.sampled_from([" ", "\t", "  "])).join(fields))
     data = draw(st.sampled_from(["\n", "\r\n"])).join(lines).encode(
         "utf-8")
-    if draw(st.booleans()):
+    if draw(st.sampled_from([False, True])):
         at = draw(st.integers(0, len(data)))
         data = data[:at] + draw(st.binary(max_size=3)) + data[at:]
     return data
 
 
+def expected_sentences(data):
+    """(words, tags as written, document, first line) of each sentence of a
+    CoNLL file's bytes, read by the format's rules: whitespace-separated
+    columns, sentences end at blank lines, documents at -DOCSTART-."""
+    sentences, current, document, used = [], [], 0, False
+    for line_no, raw in testing.file_lines(data).items():
+        fields = re.split(r"[ \t]+", raw.decode("utf-8").strip(" \t"))
+        if fields == [""] or fields[0] == "-DOCSTART-":
+            if current:
+                sentences.append(current)
+                used = True
+            current = []
+            if fields[0] == "-DOCSTART-" and used:
+                document, used = document + 1, False
+            continue
+        current.append((fields[0], fields[3], document, line_no))
+    if current:
+        sentences.append(current)
+    return [(tuple(w for w, _, _, _ in s), tuple(t for _, t, _, _ in s),
+             s[0][2], s[0][3]) for s in sentences]
+
+
 class ConllRandomInputTest(tf.test.TestCase):
 
-    @hypothesis.settings(max_examples=150, deadline=None)
-    @hypothesis.given(conll_lines())
-    def test_random_lines_parse_or_raise_data_error(self, data):
-        path = write(self.create_tempdir().full_path, "f", data)
-        try:
-            sentences = conll.read_file(path)
-        except conll.DataError as e:
-            self.assertStartsWith(str(e), path)
+    def test_random_lines_parse_or_raise_data_error(self):
+        outcomes = collections.Counter()
+
+        @hypothesis.settings(max_examples=150, deadline=None)
+        @hypothesis.given(conll_lines())
+        def check(data):
+            path = write(self.create_tempdir().full_path, "f", data)
+            try:
+                sentences = conll.read_file(path)
+            except conll.DataError as e:
+                outcomes["error"] += 1
+                self.check_error(str(e), path, data)
+                return
+            outcomes["read"] += 1
+            expected = expected_sentences(data)
+            self.assertLen(sentences, len(expected))
+            for i, (s, (words, tags, document, line)) in enumerate(
+                    zip(sentences, expected)):
+                self.assertEqual(
+                    (s.guid, s.words, s.document, s.line),
+                    (f"train-{i}", words, document, line))
+                self.assertContainsSubset(s.tags, conll.TAGS)
+                self.assertEqual(conll.to_iob2(s.tags), list(s.tags))
+                # IOB2 rewrites only I- to B-: same entity types, same Os.
+                self.assertEqual([t[2:] for t in s.tags],
+                                 [t[2:] for t in tags])
+                self.assertEqual([t == "O" for t in s.tags],
+                                 [t == "O" for t in tags])
+                for word in s.words:
+                    self.assertNotRegex(word, "[ \t\n]")
+                    self.assertNotEmpty(word)
+
+        check()
+        # The strategy makes readable files and broken ones.
+        self.assertGreater(outcomes["read"], 0, outcomes)
+        self.assertGreater(outcomes["error"], 0, outcomes)
+
+    def check_error(self, message, path, data):
+        """The message names the file, and the line at fault if any."""
+        line = testing.assert_names_file_and_line(self, message, path, data)
+        if line is None:
+            self.assertEqual(message, f"{path}: no sentences")
+            self.assertEqual(expected_sentences(data), [])
             return
-        for s in sentences:
-            self.assertNotEmpty(s.words)
-            self.assertLen(s.tags, len(s.words))
-            self.assertContainsSubset(s.tags, conll.TAGS)
-            self.assertEqual(conll.to_iob2(s.tags), list(s.tags))
-            for word in s.words:
-                self.assertNotRegex(word, "[ \t\n]")
-                self.assertNotEmpty(word)
+        raw = testing.file_lines(data)[line]
+        bad_byte = re.search(r"not UTF-8 \(byte 0x(..) at byte (\d+) ",
+                             message)
+        if bad_byte:
+            self.assertEqual(raw[int(bad_byte.group(2)) - 1],
+                             int(bad_byte.group(1), 16), message)
+            return
+        fields = re.split(r"[ \t]+", raw.decode("utf-8").strip(" \t"))
+        count = re.search(r"expected 4 space-separated columns .*, found "
+                          r"(\d+)$", message)
+        if count:
+            self.assertLen(fields, int(count.group(1)), message)
+            self.assertNotEqual(len(fields), 4)
+        else:
+            self.assertEqual(f"{path}:{line}: tag {fields[3]!r} is not a "
+                             "CoNLL-2003 NER tag", message.split(" (")[0])
+            self.assertNotIn(fields[3], conll.TAGS)
 
 
 if __name__ == "__main__":
