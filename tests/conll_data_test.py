@@ -499,6 +499,59 @@ def expected_sentences(data):
              s[0][2], s[0][3]) for s in sentences]
 
 
+def check_read(test, path, data, read):
+    """Runs `read()` on the CoNLL file `path` holding `data` and checks the
+    outcome against the lines: the sentences are the file's (words, first
+    line, document, tags up to the IOB2 rewrite), or the DataError names
+    the file and the line at fault (its byte, column count or tag).
+    Returns whether the read succeeded."""
+    try:
+        sentences = read()
+    except conll.DataError as e:
+        check_error(test, str(e), path, data)
+        return False
+    expected = expected_sentences(data)
+    test.assertLen(sentences, len(expected))
+    for i, (s, (words, tags, document, line)) in enumerate(
+            zip(sentences, expected)):
+        test.assertEqual((s.guid, s.words, s.document, s.line),
+                         (f"train-{i}", words, document, line))
+        test.assertContainsSubset(s.tags, conll.TAGS)
+        test.assertEqual(conll.to_iob2(s.tags), list(s.tags))
+        # IOB2 rewrites only I- to B-: same entity types, same Os.
+        test.assertEqual([t[2:] for t in s.tags], [t[2:] for t in tags])
+        test.assertEqual([t == "O" for t in s.tags], [t == "O" for t in tags])
+        for word in s.words:
+            test.assertNotRegex(word, "[ \t\n]")
+            test.assertNotEmpty(word)
+    return True
+
+
+def check_error(test, message, path, data):
+    """The message names the file, and the line at fault if any."""
+    line = testing.assert_names_file_and_line(test, message, path, data)
+    if line is None:
+        test.assertEqual(message, f"{path}: no sentences")
+        test.assertEqual(expected_sentences(data), [])
+        return
+    raw = testing.file_lines(data)[line]
+    bad_byte = re.search(r"not UTF-8 \(byte 0x(..) at byte (\d+) ", message)
+    if bad_byte:
+        test.assertEqual(raw[int(bad_byte.group(2)) - 1],
+                         int(bad_byte.group(1), 16), message)
+        return
+    fields = re.split(r"[ \t]+", raw.decode("utf-8").strip(" \t"))
+    count = re.search(r"expected 4 space-separated columns .*, found "
+                      r"(\d+)$", message)
+    if count:
+        test.assertLen(fields, int(count.group(1)), message)
+        test.assertNotEqual(len(fields), 4)
+    else:
+        test.assertEqual(f"{path}:{line}: tag {fields[3]!r} is not a "
+                         "CoNLL-2003 NER tag", message.split(" (")[0])
+        test.assertNotIn(fields[3], conll.TAGS)
+
+
 class ConllRandomInputTest(tf.test.TestCase):
 
     def test_random_lines_parse_or_raise_data_error(self):
@@ -508,60 +561,13 @@ class ConllRandomInputTest(tf.test.TestCase):
         @hypothesis.given(conll_lines())
         def check(data):
             path = write(self.create_tempdir().full_path, "f", data)
-            try:
-                sentences = conll.read_file(path)
-            except conll.DataError as e:
-                outcomes["error"] += 1
-                self.check_error(str(e), path, data)
-                return
-            outcomes["read"] += 1
-            expected = expected_sentences(data)
-            self.assertLen(sentences, len(expected))
-            for i, (s, (words, tags, document, line)) in enumerate(
-                    zip(sentences, expected)):
-                self.assertEqual(
-                    (s.guid, s.words, s.document, s.line),
-                    (f"train-{i}", words, document, line))
-                self.assertContainsSubset(s.tags, conll.TAGS)
-                self.assertEqual(conll.to_iob2(s.tags), list(s.tags))
-                # IOB2 rewrites only I- to B-: same entity types, same Os.
-                self.assertEqual([t[2:] for t in s.tags],
-                                 [t[2:] for t in tags])
-                self.assertEqual([t == "O" for t in s.tags],
-                                 [t == "O" for t in tags])
-                for word in s.words:
-                    self.assertNotRegex(word, "[ \t\n]")
-                    self.assertNotEmpty(word)
+            outcomes[check_read(self, path, data,
+                                lambda: conll.read_file(path))] += 1
 
         check()
         # The strategy makes readable files and broken ones.
-        self.assertGreater(outcomes["read"], 0, outcomes)
-        self.assertGreater(outcomes["error"], 0, outcomes)
-
-    def check_error(self, message, path, data):
-        """The message names the file, and the line at fault if any."""
-        line = testing.assert_names_file_and_line(self, message, path, data)
-        if line is None:
-            self.assertEqual(message, f"{path}: no sentences")
-            self.assertEqual(expected_sentences(data), [])
-            return
-        raw = testing.file_lines(data)[line]
-        bad_byte = re.search(r"not UTF-8 \(byte 0x(..) at byte (\d+) ",
-                             message)
-        if bad_byte:
-            self.assertEqual(raw[int(bad_byte.group(2)) - 1],
-                             int(bad_byte.group(1), 16), message)
-            return
-        fields = re.split(r"[ \t]+", raw.decode("utf-8").strip(" \t"))
-        count = re.search(r"expected 4 space-separated columns .*, found "
-                          r"(\d+)$", message)
-        if count:
-            self.assertLen(fields, int(count.group(1)), message)
-            self.assertNotEqual(len(fields), 4)
-        else:
-            self.assertEqual(f"{path}:{line}: tag {fields[3]!r} is not a "
-                             "CoNLL-2003 NER tag", message.split(" (")[0])
-            self.assertNotIn(fields[3], conll.TAGS)
+        self.assertGreater(outcomes[True], 0, outcomes)
+        self.assertGreater(outcomes[False], 0, outcomes)
 
 
 if __name__ == "__main__":
