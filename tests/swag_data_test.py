@@ -99,12 +99,10 @@ def swag_bytes(draw):
 
 
 def check_read(test, path, data, labelled, read):
-    """Runs `read()` on the file `path` holding `data` (its header is
-    HEADER's columns) and checks the outcome: the examples are its CSV
-    records, column by column, in order; or the DataError names the file
-    and the line of the record at fault. Returns whether the read
-    succeeded."""
-    names = HEADER.split(",")
+    """Runs `read()` on the SWAG file `path` holding `data` and checks the
+    outcome: the examples are its CSV records, column by column (found by
+    the file's header), in order; or the DataError names the file and the
+    line of the record at fault. Returns whether the read succeeded."""
     try:
         examples = read()
     except glue.DataError as e:
@@ -113,21 +111,28 @@ def check_read(test, path, data, labelled, read):
             check_named_line(test, str(e), data, line)
         return False
     text = data.decode("utf-8").removeprefix("\ufeff")
-    records = [r for r in csv.reader(io.StringIO(text, newline=""))][1:]
+    names, *records = csv.reader(io.StringIO(text, newline=""))
     records = [r for r in records if r]
     test.assertLen(examples, len(records))
+    stem = os.path.splitext(os.path.basename(path))[0]
     for i, (example, record) in enumerate(zip(examples, records)):
-        field = dict(zip(names, record))
-        test.assertEqual(example.guid, f"{os.path.basename(path)[:-4]}-{i}")
-        test.assertEqual(example.context, field["sent1"])
-        test.assertEqual(example.start, field["sent2"])
+        def field(name):
+            return record[names.index(name)]
+
+        test.assertEqual(example.guid, f"{stem}-{i}")
+        test.assertEqual(example.context, field("sent1"))
+        test.assertEqual(example.start, field("sent2"))
         test.assertEqual(example.endings,
-                         tuple(field[f"ending{j}"] for j in range(4)))
-        test.assertEqual(example.example_id, field[""])
+                         tuple(field(f"ending{j}") for j in range(4)))
+        # The id: the unnamed first column, else fold-ind, else the row.
+        test.assertEqual(example.example_id,
+                         record[0] if names[0] == "" else
+                         field("fold-ind") if "fold-ind" in names else
+                         str(i))
         for value in (example.context, *example.endings):
             test.assertNotEqual(value.strip(), "", example)
         test.assertEqual(example.label,
-                         int(field["label"]) if labelled else None)
+                         int(field("label")) if labelled else None)
         if labelled:
             test.assertIn(example.label, (0, 1, 2, 3))
     return True
@@ -143,22 +148,28 @@ def check_named_line(test, message, data, line):
         return
     if ": bad CSV: " in message:
         return
+    if ": SWAG header " in message:
+        test.assertEqual(line, 1, message)
+        return
     # The record that starts on `line`, read from there on.
     rest = b"\n".join(data.split(b"\n")[line - 1:]).decode("utf-8")
     record = next(csv.reader(io.StringIO(rest, newline="")))
+    header = next(csv.reader(io.StringIO(
+        data.decode("utf-8").removeprefix("\ufeff"), newline="")))
     count = re.search(r"expected (\d+) comma-separated fields .*, found "
                       r"(\d+)$", message)
     label = re.search(r": label (.*) is not one of 0, 1, 2, 3$", message)
     empty = re.search(r": empty '(.+)' text$", message)
     if count:
+        test.assertEqual(int(count.group(1)), len(header))
         test.assertLen(record, int(count.group(2)), message)
-        test.assertNotEqual(record and len(record), int(count.group(1)))
     elif label:
-        test.assertEqual(repr(record[-1]), label.group(1), message)
+        test.assertEqual(repr(record[header.index("label")]), label.group(1),
+                         message)
     else:
         test.assertIsNotNone(empty, f"unexpected message {message!r}")
-        test.assertEqual(record[HEADER.split(",").index(empty.group(1))]
-                         .strip(), "", message)
+        test.assertEqual(record[header.index(empty.group(1))].strip(), "",
+                         message)
 
 
 class SwagConformanceTest(tf.test.TestCase):
@@ -261,6 +272,17 @@ class SwagErrorTest(tf.test.TestCase):
     def test_read_split_unterminated_quote_is_data_error(self):
         with self.assertRaisesRegex(glue.DataError, r"val\.csv:2: bad CSV"):
             self.read(f'{HEADER}\n{row(0)[:-1]}"open\n')
+
+    def test_read_split_cr_inside_a_field_is_not_a_new_line(self):
+        # Lines end at LF (or CRLF): a lone CR in a quoted field is text,
+        # and the lines after it keep their numbers.
+        first = row(0).replace("He sat.,He,", '"He\rsat.",He,')
+        content = f"{HEADER}\n{first}\n{row(1, label='4')}\n"
+        with self.assertRaisesRegex(glue.DataError,
+                                    r"val\.csv:3: label '4' is not one of"):
+            self.read(content)
+        (example,) = self.read(f"{HEADER}\n{first}\n")
+        self.assertEqual(example.context, "He\rsat.")
 
     def test_read_split_bom_and_crlf_parse_like_plain(self):
         plain = f"{HEADER}\n{row(0, sent2='Then, he')}\n{row(1)}\n"

@@ -85,7 +85,9 @@ def read_file(path: str, labelled: bool = True
     """`read_split` for a file at any path; `labelled`: labels required
     (train, val) or ignored (test)."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    reader = csv.reader(io.StringIO(_decode(path), newline=""), strict=True)
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line_of = _line_numbers(text)
     examples = []
     line_no = 1
     try:
@@ -93,10 +95,10 @@ def read_file(path: str, labelled: bool = True
         if header is None:
             raise errors.DataError(f"{path}: empty file, no SWAG header")
         column = _columns(path, header, labelled)
-        line_no = reader.line_num + 1
+        line_no = line_of(reader.line_num)
         for row in reader:
             where = f"{path}:{line_no}"
-            line_no = reader.line_num + 1
+            line_no = line_of(reader.line_num)
             if not row:
                 continue
             if len(row) != len(header):
@@ -111,6 +113,16 @@ def read_file(path: str, labelled: bool = True
     if not examples:
         raise errors.DataError(f"{path}: no examples in the SWAG file")
     return examples
+
+
+def _line_numbers(text):
+    """n -> the file's line number (lines end at LF) where the csv reader's
+    line n + 1 starts: the reader also ends a line at a lone CR."""
+    starts, line = [], 1
+    for piece in io.StringIO(text, newline=""):
+        starts.append(line)
+        line += piece.count("\n")
+    return lambda n: starts[n] if n < len(starts) else line
 
 
 def _decode(path):
