@@ -115,7 +115,10 @@ class BertConfig:
             raise ConfigError(
                 f"{source}: hidden_size ({self.hidden_size}) is not a multiple "
                 f"of num_attention_heads ({self.num_attention_heads})")
-        if self.hidden_act not in ACTIVATIONS:
+        # Not a str (a JSON list or object): unhashable, so test the type
+        # first.
+        if not isinstance(self.hidden_act, str) or \
+                self.hidden_act not in ACTIVATIONS:
             raise ConfigError(
                 f"{source}: field 'hidden_act' is {self.hidden_act!r}; "
                 f"supported: {', '.join(ACTIVATIONS)}")
