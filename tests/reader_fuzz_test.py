@@ -130,13 +130,18 @@ def _squad_file(draw):
     qas = []
     for i in range(draw(st.integers(0, 3))):
         start = draw(st.integers(-1, len(context) + 1))
+        impossible = draw(st.sampled_from([None, False, True]))
+        answers = [{"text": context[max(start, 0):][:3],
+                    "answer_start": start}]
+        if impossible and draw(st.booleans()):
+            answers = []  # as v2.0 writes impossible questions
         qas.append({
-            "id": draw(st.sampled_from([f"q{i}", "", 7])),
+            # "q0" again: a duplicate id.
+            "id": draw(st.sampled_from([f"q{i}", f"q{i}", "q0", "", 7])),
             "question": draw(_TEXT),
-            "answers": [{"text": context[max(start, 0):][:3],
-                         "answer_start": start}],
-            **({"is_impossible": draw(st.booleans())}
-               if draw(st.booleans()) else {})})
+            "answers": answers,
+            **({"is_impossible": impossible}
+               if impossible is not None else {})})
     document = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
         {"context": context, "qas": qas}]}]}
     return json.dumps(document, ensure_ascii=draw(st.booleans())).encode()
