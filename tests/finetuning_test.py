@@ -13,9 +13,7 @@ import tensorflow as tf
 
 from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
-from bert_tf import configs
 from bert_tf import finetuning
-from bert_tf.layers import encoder as encoder_lib
 from bert_tf.tasks.text_classification import data as glue_data
 from tests import testing
 
@@ -26,17 +24,6 @@ FILLER = "the movie was really quite and very so it a story".split()
 
 def _vocab():
     return os.path.join(testing.minilm_dir(), "vocab.txt")
-
-
-def _tiny_model_dir(test):
-    """A randomly initialised tiny encoder saved as a bert_tf directory."""
-    config = configs.BertConfig(vocab_size=30522, hidden_size=32,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=37,
-                                max_position_embeddings=64)
-    path = os.path.join(test.create_tempdir().full_path, "init")
-    checkpoints.save_model(path, encoder_lib.BertEncoder(config), _vocab())
-    return path
 
 
 def _sentence(rng, label):
@@ -83,7 +70,7 @@ class FinetuningTest(tf.test.TestCase):
     def test_sst2_layout_learns_and_writes_model_results_submission(self):
         data_dir = _sst2_dir(self)
         output_dir = self.create_tempdir().full_path
-        results = _run("sst2", data_dir, output_dir, _tiny_model_dir(self),
+        results = _run("sst2", data_dir, output_dir, testing.tiny_encoder_dir(),
                        do_train=True, do_eval=True, do_predict=True)
         self.assertGreater(results["dev"]["accuracy"], 0.9)
         with open(os.path.join(output_dir, "eval_results.json")) as f:
@@ -125,7 +112,7 @@ class FinetuningTest(tf.test.TestCase):
         _write(os.path.join(data_dir, "dev.tsv"), header + "\tscore",
                rows(100))
         results = _run("stsb", data_dir, self.create_tempdir().full_path,
-                       _tiny_model_dir(self), do_train=True, do_eval=True,
+                       testing.tiny_encoder_dir(), do_train=True, do_eval=True,
                        num_train_epochs=16, learning_rate=3e-3)
         self.assertGreater(results["dev"]["pearson"], 0.8)
         # Within a class the order is noise: Spearman stays lower.
@@ -152,7 +139,7 @@ class FinetuningTest(tf.test.TestCase):
         with open(os.path.join(data_dir, "test.csv"), "w") as f:
             f.write(header + "\n" + "\n".join(rows(20, False)) + "\n")
         output_dir = self.create_tempdir().full_path
-        results = _run("swag", data_dir, output_dir, _tiny_model_dir(self),
+        results = _run("swag", data_dir, output_dir, testing.tiny_encoder_dir(),
                        do_train=True, do_eval=True, do_predict=True,
                        train_batch_size=8)
         self.assertGreater(results["dev"]["accuracy"], 0.8)
@@ -164,7 +151,6 @@ class FinetuningTest(tf.test.TestCase):
         probabilities = [float(v) for v in lines[1].split(",")[1:5]]
         self.assertAllClose(sum(probabilities), 1.0, atol=1e-4)
 
-
     def test_google_checkpoint_init_with_xla_and_bf16_runs(self):
         from unittest import mock
 
@@ -172,7 +158,7 @@ class FinetuningTest(tf.test.TestCase):
 
         # finetuning.run sets the global policy; later tests expect float32.
         self.addCleanup(keras.mixed_precision.set_global_policy, "float32")
-        init = _tiny_model_dir(self)
+        init = testing.tiny_encoder_dir()
         google_dir = os.path.join(self.create_tempdir().full_path, "tf1")
         model = checkpoints.load_model(init)
         checkpoints.save_google_checkpoint(google_dir, model, _vocab())
@@ -235,13 +221,13 @@ class FinetuningErrorsTest(tf.test.TestCase):
                                     "task mnli expects train.tsv .*"
                                     "dev_matched.tsv"):
             _run("mnli", data_dir, self.create_tempdir().full_path,
-                 _tiny_model_dir(self), do_train=True)
+                 testing.tiny_encoder_dir(), do_train=True)
 
     def test_eval_without_training_needs_a_fine_tuned_model(self):
         with self.assertRaisesRegex(finetuning.FinetuningError,
                                     "must be a model fine-tuned for sst2"):
             _run("sst2", _sst2_dir(self), self.create_tempdir().full_path,
-                 _tiny_model_dir(self), do_eval=True)
+                 testing.tiny_encoder_dir(), do_eval=True)
 
     def test_nothing_to_do_and_unknown_task_are_errors(self):
         with self.assertRaisesRegex(finetuning.FinetuningError,
@@ -259,7 +245,7 @@ class FinetuningErrorsTest(tf.test.TestCase):
             [sys.executable, "-m", "tasks.finetune", "--task=sst2",
              f"--data_dir={data_dir}",
              f"--output_dir={self.create_tempdir().full_path}",
-             f"--init_checkpoint={_tiny_model_dir(self)}", "--do_train",
+             f"--init_checkpoint={testing.tiny_encoder_dir()}", "--do_train",
              "--max_seq_length=32"],
             cwd=testing.REPO_ROOT, capture_output=True, text=True,
             timeout=300)

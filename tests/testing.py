@@ -241,15 +241,3 @@ class ModelTestCase(tf.test.TestCase):
             self.assertOutputsClose(reloaded(to_tensors(inputs)), trained,
                                     atol=1e-5)
         return model
-
-
-
-def assert_same_weights(test, expected, actual, atol=0.0):
-    """`actual` holds `expected`'s weights: the same count, variable paths in
-    the same order, shapes and values (equal within `atol`). A zip of two
-    weight lists would pass a model missing its last weights."""
-    test.assertEqual([w.path for w in actual.weights],
-                     [w.path for w in expected.weights])
-    for x, y in zip(expected.weights, actual.weights, strict=True):
-        test.assertAllClose(y.numpy(), x.numpy(), atol=atol, rtol=0,
-                            msg=x.path)
