@@ -34,6 +34,7 @@ from bert_tf import configs
 from bert_tf import models
 from bert_tf.checkpoint_checks import CheckpointError
 from bert_tf.layers import encoder as encoder_lib
+from bert_tf import zoo
 
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_FILE = "bert_tf_model.json"
@@ -150,7 +151,9 @@ def assign_weights(model, weights, source):
 
 
 def detect_format(path):
-    """"bert_tf", "hf", "keras_hub" or "google" for a checkpoint path."""
+    """"bert_tf", "hf", "keras_hub" or "google" for a checkpoint path (or
+    a catalog name, fetched on first use)."""
+    path = zoo.resolve_path(path)
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, MODEL_FILE)):
             return "bert_tf"
@@ -173,7 +176,8 @@ def detect_format(path):
 
 def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
                     hidden_act=None):
-    """Reads any supported checkpoint.
+    """Reads any supported checkpoint, or a catalog checkpoint by name
+    (`bert_tf.zoo`: downloaded and converted on first use).
 
     The config's sizes are checked against the weights' shapes (and the
     weights for finite floating-point values) before anything is built.
@@ -184,6 +188,7 @@ def read_checkpoint(path, fmt=None, config_file=None, skip_unknown=False,
         CheckpointError: on every failure, naming the file and the problem
             (`CheckpointConfigError`, also a `ConfigError`, for the config).
     """
+    path = zoo.resolve_path(path)
     try:
         config, weights, vocab, fmt = _read_checkpoint(
             path, fmt, config_file, skip_unknown, hidden_act)
@@ -397,3 +402,47 @@ def save_google_checkpoint(directory, model, vocab_file):
         _encoder_of(model).config.to_json_file(
             os.path.join(staging, "bert_config.json"))
         shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
+
+
+def convert(input_path, output, source_format="auto", target_format="bert_tf",
+            bert_config_file=None, vocab_file=None, hidden_act=None,
+            skip_unknown_weights=False):
+    """Converts a checkpoint (any supported format, or a catalog name) into
+    a bert_tf model directory or a google-research TF1 checkpoint
+    (`target_format` "google"); returns the model. What `python -m
+    bert_tf.convert` does after its flags.
+
+    The weights are checked against the model before anything is written;
+    the output appears whole or not at all.
+    """
+    from bert_tf import tokenization
+
+    config, weights, source_vocab, fmt = read_checkpoint(
+        input_path, fmt=None if source_format == "auto" else source_format,
+        config_file=bert_config_file, skip_unknown=skip_unknown_weights,
+        hidden_act=hidden_act)
+    vocab_file = vocab_file or source_vocab
+    if vocab_file is None:
+        raise CheckpointError(
+            f"{input_path}: no vocab.txt in the source; pass --vocab_file")
+    vocab = tokenization.load_vocab(vocab_file)
+    if len(vocab) != config.vocab_size:
+        raise configs.ConfigError(
+            f"{vocab_file}: {len(vocab)} tokens but the config says "
+            f"vocab_size {config.vocab_size}")
+    encoder = encoder_lib.BertEncoder(config)
+    model = encoder
+    if has_pretraining_heads(weights):
+        model = models.BertPretrainer(encoder)
+    unused = assign_weights(model, weights, input_path)
+    if unused:
+        logging.warning("Not carried over from %s: %s", input_path,
+                        ", ".join(unused))
+    if target_format == "bert_tf":
+        save_model(output, model, vocab_file,
+                   source=f"{fmt}:{os.path.abspath(input_path)}")
+    else:
+        save_google_checkpoint(output, model, vocab_file)
+    logging.info("Converted %s (%s) -> %s (%s)", input_path, fmt, output,
+                 target_format)
+    return model

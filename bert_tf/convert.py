@@ -23,14 +23,11 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from bert_tf import checkpoint_sources
 from bert_tf import checkpoints
 from bert_tf import configs
 from bert_tf import errors
-from bert_tf.layers import encoder as encoder_lib
-from bert_tf import tokenization
+from bert_tf import zoo
 
 FLAGS = flags.FLAGS
 
@@ -45,8 +42,9 @@ def define_flags(flag_values=FLAGS):
                       "Format of --output: a bert_tf model directory, or a "
                       "google-research TF1 checkpoint directory "
                       "(bert_model.ckpt.*, bert_config.json, vocab.txt).", **fv)
-    flags.DEFINE_string("input", None, "Checkpoint to read: a directory, or "
-                        "a TF checkpoint prefix.", **fv)
+    flags.DEFINE_string("input", None, "Checkpoint to read: a directory, "
+                        "a TF checkpoint prefix, or a catalog name "
+                        "(python -m bert_tf.zoo list).", **fv)
     flags.DEFINE_string("output", None, "Directory to write; must not exist "
                         "or be empty.", **fv)
     flags.DEFINE_string("bert_config_file", None, "Config of a google "
@@ -64,8 +62,8 @@ def define_flags(flag_values=FLAGS):
     flags.mark_flags_as_required(["input", "output"], **fv)
     flags.register_validator(
         "input", lambda path: path is None or _input_exists(path),
-        "does not exist (a directory, or a TF checkpoint prefix with an "
-        ".index file)", **fv)
+        "does not exist (a directory, a TF checkpoint prefix with an "
+        ".index file, or a catalog name)", **fv)
     flags.register_validator(
         "output", lambda path: path is None or _output_parent_ok(path),
         "must be a directory path whose existing parent is a directory",
@@ -83,7 +81,8 @@ def define_flags(flag_values=FLAGS):
 
 
 def _input_exists(path):
-    return os.path.exists(path) or os.path.isfile(path + ".index")
+    return os.path.exists(path) or os.path.isfile(path + ".index") or \
+        zoo.is_catalog_name(path)
 
 
 def _output_parent_ok(path):
@@ -95,41 +94,8 @@ def _output_parent_ok(path):
     return os.path.isdir(parent)
 
 
-def convert(input_path, output, source_format="auto", target_format="bert_tf",
-            bert_config_file=None, vocab_file=None, hidden_act=None,
-            skip_unknown_weights=False):
-    """Reads `input_path`, checks the weights against the model, writes."""
-    config, weights, source_vocab, fmt = checkpoints.read_checkpoint(
-        input_path, fmt=None if source_format == "auto" else source_format,
-        config_file=bert_config_file, skip_unknown=skip_unknown_weights,
-        hidden_act=hidden_act)
-    vocab_file = vocab_file or source_vocab
-    if vocab_file is None:
-        raise checkpoint_sources.CheckpointError(
-            f"{input_path}: no vocab.txt in the source; pass --vocab_file")
-    vocab = tokenization.load_vocab(vocab_file)
-    if len(vocab) != config.vocab_size:
-        raise configs.ConfigError(
-            f"{vocab_file}: {len(vocab)} tokens but the config says "
-            f"vocab_size {config.vocab_size}")
-    encoder = encoder_lib.BertEncoder(config)
-    model = encoder
-    if checkpoints.has_pretraining_heads(weights):
-        from bert_tf import models
-
-        model = models.BertPretrainer(encoder)
-    unused = checkpoints.assign_weights(model, weights, input_path)
-    if unused:
-        logging.warning("Not carried over from %s: %s", input_path,
-                        ", ".join(unused))
-    if target_format == "bert_tf":
-        checkpoints.save_model(output, model, vocab_file,
-                               source=f"{fmt}:{os.path.abspath(input_path)}")
-    else:
-        checkpoints.save_google_checkpoint(output, model, vocab_file)
-    logging.info("Converted %s (%s) -> %s (%s)", input_path, fmt, output,
-                 target_format)
-    return model
+# The conversion itself, as a library call (the zoo converts with it too).
+convert = checkpoints.convert
 
 
 def main(argv):

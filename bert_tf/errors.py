@@ -53,3 +53,8 @@ class PretrainingDataError(Error):
 
 class DocumentIndexError(Error):
     """A corpus file that cannot be indexed or read by its index."""
+
+
+class ZooError(Error):
+    """A catalog name that is unknown, or a checkpoint that cannot be
+    downloaded, verified or unpacked."""

@@ -43,6 +43,7 @@ from bert_tf.tasks.question_answering import task as question_answering_task
 from bert_tf.tasks import registry
 from bert_tf import tokenization
 from bert_tf import training
+from bert_tf import zoo
 
 
 
@@ -58,8 +59,9 @@ class FinetuningRun(training.RunOptions):
     output_dir: str = run_flags.required(
         "Model, checkpoints, metrics and predictions go here.")
     init_checkpoint: Optional[str] = run_flags.option(
-        None, "Pre-trained model (bert_tf, google TF1 or HF); without "
-        "--do_train a fine-tuned one.")
+        None, "Pre-trained model (bert_tf, google TF1 or HF, or a catalog "
+        "name such as bert_base_uncased: python -m bert_tf.zoo list); "
+        "without --do_train a fine-tuned one.")
     vocab_file: Optional[str] = run_flags.option(
         None, "vocab.txt; default: the one beside --init_checkpoint.")
     bert_config_file: Optional[str] = run_flags.option(
@@ -152,6 +154,9 @@ def run(run):
     _check(run)
     # First: multi-worker collectives must be set up before any TF op runs.
     strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
+    # A catalog name becomes its model directory (fetched on first use).
+    run = dataclasses.replace(
+        run, init_checkpoint=zoo.resolve_path(run.init_checkpoint))
     task = _make_task(run)
     # A checkpoint fine-tuned elsewhere (run_classifier.py's output_weights,
     # run_squad.py's cls/squad/*) starts a new run too: its old task layer

@@ -27,6 +27,7 @@ from bert_tf import models
 from bert_tf import optimization
 from bert_tf import tokenization
 from bert_tf import training
+from bert_tf import zoo
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -47,7 +48,7 @@ class PretrainingRun(training.RunOptions):
         "small, medium, base, large, bert_L{2..12}_H{128..768}.")
     init_checkpoint: Optional[str] = run_flags.option(
         None, "Checkpoint to continue from (bert_tf, google TF1, HF or "
-        "keras-hub).")
+        "keras-hub, or a catalog name: python -m bert_tf.zoo list).")
     do_lower_case: bool = run_flags.option(
         True, "Lower-case and strip accents (uncased vocabularies).")
     input_format: str = run_flags.option(
@@ -102,6 +103,9 @@ def run(run):
     metrics ([(step, {name: value})])."""
     # First: multi-worker collectives must be set up before any TF op runs.
     strategy = distribute.get_strategy(run.distribution_strategy, run.tpu)
+    # A catalog name becomes its model directory (fetched on first use).
+    run = dataclasses.replace(
+        run, init_checkpoint=zoo.resolve_path(run.init_checkpoint))
     tokenizer = tokenization.BertTokenizer(run.vocab_file, run.do_lower_case)
     tokenization.check_lower_case(run.vocab_file, run.do_lower_case,
                                   run.init_checkpoint)

@@ -18,8 +18,10 @@ dev-v2.0.json; SQuAD's test set is hidden, so --do_eval and --do_predict
 both answer the dev file: predictions.json, nbest_predictions.json and,
 for v2.0, null_odds.json; score them with `python -m tasks.squad_eval`).
 --init_checkpoint: a bert_tf model directory, a google-research TF1
-checkpoint (bert_model.ckpt, bert_config.json and vocab.txt beside it) or
-an HF BERT directory; its vocab.txt is used unless --vocab_file is given.
+checkpoint (bert_model.ckpt, bert_config.json and vocab.txt beside it), an
+HF BERT directory, or a catalog name (bert_base_uncased, ...: downloaded and
+converted on first use, see `python -m bert_tf.zoo list`); its vocab.txt is
+used unless --vocab_file is given.
 Without --do_train, --init_checkpoint is a fine-tuned model (OUTPUT_DIR/model
 of an earlier run) to evaluate or predict with.
 Writes: OUTPUT_DIR/model (fine-tuned bert_tf model directory, exportable

@@ -246,7 +246,8 @@ class FlagChecksTest(tf.test.TestCase):
         self.assertEqual(raised.exception.code, 2)
         self.assertEqual(stderr.getvalue(),
                          "error: --init_checkpoint='a\\nb': no such file, "
-                         "directory or checkpoint (.index)\n"
+                         "directory, checkpoint (.index) or catalog name "
+                         "(python -m bert_tf.zoo list)\n"
                          "error: --log_steps=0: must be > 0\n")
         args = flag_checks.parse_flags(["prog", "rest"],
                                        _flag_values("squad_eval"))
@@ -395,8 +396,8 @@ class CommandLineTest(tf.test.TestCase):
         self.assertEqual(result.returncode, 2, result.stderr[-2000:])
         self.assertEqual(result.stderr,
                          f"error: --input={missing}: does not exist (a "
-                         "directory, or a TF checkpoint prefix with an "
-                         ".index file)\n")
+                         "directory, a TF checkpoint prefix with an .index "
+                         "file, or a catalog name)\n")
 
     def test_export_cli_refuses_an_unknown_serving_version_up_front(self):
         base = self.create_tempdir().full_path

@@ -116,8 +116,10 @@ class DocstringExamplesTest(tf.test.TestCase):
         attempted = 0
         for module_info in pkgutil.walk_packages(bert_tf.__path__,
                                                  "bert_tf."):
-            if module_info.name == "bert_tf.cli.console":
-                continue  # side effects only: a quiet TensorFlow start
+            if module_info.name == "bert_tf.cli.console" or \
+                    module_info.name.endswith(".__main__"):
+                continue  # side effects only: a quiet TensorFlow start,
+                # or a command line run
             module = importlib.import_module(module_info.name)
             result = doctest.testmod(module, optionflags=doctest.ELLIPSIS,
                                      extraglobs={"bert_tf": bert_tf},

@@ -130,6 +130,8 @@ class PackagingTest(tf.test.TestCase):
                     recursive=True):
                 relative = os.path.relpath(path, testing.REPO_ROOT)
                 self.assertIn(relative.replace(os.sep, "/"), self.contents)
+        # Data the library reads at run time.
+        self.assertIn("bert_tf/zoo/catalog.json", self.contents)
 
     @pytest.mark.large
     def test_installed_copy_finetunes_and_exports_outside_the_repo(self):

@@ -152,13 +152,18 @@ def existing_dir(flag_values, *names):
 
 
 def existing_checkpoint(flag_values, *names):
-    """A directory, a file, or a TF checkpoint prefix (PREFIX.index)."""
+    """A directory, a file, a TF checkpoint prefix (PREFIX.index) or a
+    catalog name (bert_tf.zoo)."""
     def problem(path):
+        from bert_tf import zoo
+
         if _empty(path) or _remote(path):
             return _empty(path)
-        if os.path.exists(path) or os.path.isfile(path + ".index"):
+        if os.path.exists(path) or os.path.isfile(path + ".index") or \
+                zoo.is_catalog_name(path):
             return None
-        return "no such file, directory or checkpoint (.index)"
+        return ("no such file, directory, checkpoint (.index) or catalog "
+                "name (python -m bert_tf.zoo list)")
     _register(flag_values, names, problem)
 
 
