@@ -20,6 +20,7 @@ import time
 import zipfile
 from unittest import mock
 
+import keras
 import tensorflow as tf
 
 from bert_tf import checkpoints
@@ -27,12 +28,14 @@ from bert_tf import configs
 from bert_tf import errors
 from bert_tf.layers import encoder as encoder_lib
 from bert_tf.zoo import cache
+from bert_tf.zoo import download as download_lib
 from tests import testing
 
 CONFIG = configs.BertConfig(
     vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
     intermediate_size=64, max_position_embeddings=32)
 FOLDER = "uncased_L-2_H-16_A-2"
+SST2 = os.path.join(testing.REPO_ROOT, "tasks", "data", "glue", "SST-2")
 
 
 def _archive(directory):
@@ -308,6 +311,38 @@ class ZooDownloadTest(tf.test.TestCase):
                                           "no_proxy": ""}):
             cache.fetch("proxied", progress=False)
         self.assertIn(("proxy", "/ok/tiny.zip"), self.server.requests)
+
+    def test_finetuning_and_convert_take_a_catalog_name(self):
+        from bert_tf import finetuning
+
+        self.addCleanup(keras.mixed_precision.set_global_policy, "float32")
+        output_dir = self.create_tempdir().full_path
+        results, _ = finetuning.run(finetuning.FinetuningRun(
+            task="sst2", data_dir=SST2, output_dir=output_dir,
+            init_checkpoint="tiny", do_train=True, do_eval=True,
+            max_seq_length=16, train_batch_size=16, num_train_epochs=0.1,
+            save_checkpoints_steps=1000, log_steps=1000))
+        self.assertGreater(results["dev"]["num_examples"], 0)
+        self.server.shutdown()  # converted once: offline from here on
+        converted = os.path.join(self.create_tempdir().full_path, "out")
+        result = subprocess.run(
+            [sys.executable, "-m", "bert_tf.convert", "--input=tiny",
+             f"--output={converted}"], cwd=testing.REPO_ROOT,
+            env={**os.environ, **self.env, "BERT_TF_OFFLINE": "1"},
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertIsTheArchivesEncoder(checkpoints.load_encoder(converted))
+        self.assertLen(self.gets("/ok/tiny.zip"), 1)
+
+    def test_progress_shows_size_share_and_rate(self):
+        out = io.StringIO()  # not a terminal: a line per 10%
+        progress = download_lib.Progress("tiny", out)
+        for done in range(0, 2_000_001, 100_000):
+            progress.update(done, 2_000_000)
+        progress.close()
+        lines = out.getvalue().splitlines()
+        self.assertLen(lines, 11)
+        self.assertRegex(lines[5], r"^tiny: 1\.0/2\.0 MB \(50%\) [\d.]+ MB/s$")
 
     def test_command_line_lists_downloads_and_removes(self):
         def zoo(*args):

@@ -124,8 +124,10 @@ def fetch_archive(entry, progress=True):
         raise _offline_error(entry, "BERT_TF_OFFLINE is set")
     logging.info("Downloading %s from %s", entry.name, entry.url)
     try:
+        # The catalog's size is informational (reported by third parties
+        # for some entries): the server's length and the SHA-256 decide.
         digest = download_lib.download(
-            entry.url, path, sha256=entry.sha256, size=entry.size_bytes,
+            entry.url, path, sha256=entry.sha256,
             progress=download_lib.Progress(entry.name) if progress else None)
     except download_lib.OfflineError as e:
         raise _offline_error(entry, str(e)) from None

@@ -6,9 +6,11 @@ where the release publishes them, its scores. `get(name)` gives one entry;
 `entries()` all of them, in catalog order. $BERT_TF_CATALOG replaces the
 shipped catalog with one of your own (same format).
 
-An entry's `sha256` and `size_bytes` are the archive's when recorded; when
-not (null), the first verified download records them in the cache (see
-bert_tf/zoo/cache.py) and a catalog value, once present, is authoritative.
+An entry's `sha256` is the archive's when recorded, and then authoritative;
+when not (null), the first verified download records it in the cache (see
+bert_tf/zoo/cache.py). `size_bytes` is informational (shown by `list`;
+for some entries reported by third parties): the server's length and the
+SHA-256 decide whether a download is whole.
 """
 
 import dataclasses
