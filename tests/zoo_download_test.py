@@ -291,19 +291,27 @@ class ZooDownloadTest(tf.test.TestCase):
         self.assertIsTheArchivesEncoder(checkpoints.load_encoder("hold"))
 
     def test_offline_error_names_the_url_and_the_cache_path(self):
+        os.makedirs(os.path.dirname(self.archive("offline")))
         with socket.socket() as closed:  # bound, not listening: refused
             closed.bind(("127.0.0.1", 0))
             url = f"http://127.0.0.1:{closed.getsockname()[1]}/tiny.zip"
             self.write_catalog(offline=url)
-            with self.assertRaises(errors.ZooError) as raised:
-                checkpoints.load_encoder("offline")
-        message = str(raised.exception)
-        self.assertIn(f"Fetch {url} yourself and save it as "
-                      f"{self.archive('offline')}", message)
-        # Put there by hand, it is verified and converted.
+            for unfinished in (False, True):  # a first try, or a resume
+                if unfinished:
+                    with open(self.archive("offline") + ".part", "wb") as f:
+                        f.write(self.data[:100])
+                with self.assertRaises(errors.ZooError) as raised:
+                    checkpoints.load_encoder("offline")
+                self.assertIn(f"Fetch {url} yourself and save it as "
+                              f"{self.archive('offline')}",
+                              str(raised.exception))
+        # Put there by hand, it is verified and converted (and the
+        # unfinished download's part removed).
         with open(self.archive("offline"), "wb") as f:
             f.write(self.data)
         self.assertIsTheArchivesEncoder(checkpoints.load_encoder("offline"))
+        self.assertEqual(sorted(os.listdir(os.path.dirname(
+            self.archive("offline")))), ["offline.zip", "offline.zip.json"])
 
     def test_proxy_from_the_environment_is_used(self):
         self.write_catalog(proxied="http://bert-models.invalid/ok/tiny.zip")

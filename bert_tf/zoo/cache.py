@@ -119,6 +119,8 @@ def fetch_archive(entry, progress=True):
     path = archive_path(entry)
     if os.path.isfile(path):  # downloaded before, or put there by hand
         _verify(entry, path)
+        if os.path.exists(path + ".part"):  # an unfinished download's
+            os.remove(path + ".part")  # leftover, now unneeded
         return path
     if os.environ.get("BERT_TF_OFFLINE"):
         raise _offline_error(entry, "BERT_TF_OFFLINE is set")

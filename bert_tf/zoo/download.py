@@ -95,9 +95,11 @@ def download(url, path, sha256=None, size=None, progress=None, timeout=60):
             break
         except (ConnectionError, TimeoutError, http.client.HTTPException,
                 urllib.error.URLError) as e:
-            reached = os.path.exists(part) and os.path.getsize(part) > 0
-            if isinstance(e, urllib.error.URLError) and not isinstance(
-                    e, urllib.error.HTTPError) and not reached:
+            unreachable = isinstance(e, urllib.error.URLError) and \
+                not isinstance(e, urllib.error.HTTPError)
+            resumable = os.path.exists(part) and os.path.getsize(part) > 0
+            # Never reached, or no longer reachable: no point retrying.
+            if unreachable and (not resumable or attempt == _ATTEMPTS - 1):
                 raise OfflineError(f"cannot reach {url}: {e.reason}") from None
             if attempt == _ATTEMPTS - 1:
                 raise errors.ZooError(
