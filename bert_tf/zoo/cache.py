@@ -29,7 +29,9 @@ import zipfile
 
 from absl import logging
 
+from bert_tf import checkpoint_checks as checks
 from bert_tf import errors
+from bert_tf import file_io
 from bert_tf.zoo import catalog
 from bert_tf.zoo import download as download_lib
 
@@ -154,9 +156,9 @@ def _verify(entry, path):
     expected = entry.sha256 or (recorded or {}).get("sha256")
     if expected is None:  # put there by hand: check it now
         _check_archive(path)
-        _record(path, download_lib.sha256_of(path))
+        _record(path, checks.sha256(path))
         return
-    digest = download_lib.sha256_of(path)
+    digest = checks.sha256(path)
     where = "the catalog's" if entry.sha256 else \
         "recorded when first downloaded"
     if digest != expected.lower():
@@ -178,11 +180,8 @@ def _recorded(path):
 
 
 def _record(path, digest):
-    record = {"sha256": digest, "size_bytes": os.path.getsize(path)}
-    staging = path + ".json.tmp"
-    with open(staging, "w", encoding="utf-8") as f:
-        json.dump(record, f)
-    os.replace(staging, path + ".json")
+    file_io.atomic_write(path + ".json", json.dumps(
+        {"sha256": digest, "size_bytes": os.path.getsize(path)}))
 
 
 def _checkpoint_dir(names):

@@ -8,7 +8,6 @@ deletes the file and says so. Proxies come from the standard environment
 variables (http_proxy, https_proxy, no_proxy), as urllib reads them.
 """
 
-import hashlib
 import http.client
 import os
 import sys
@@ -16,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+from bert_tf import checkpoint_checks as checks
 from bert_tf import errors
 
 _CHUNK = 1 << 20
@@ -25,14 +25,6 @@ _ATTEMPTS = 5
 
 class OfflineError(errors.ZooError):
     """The server cannot be reached at all (no network, DNS, refused)."""
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Progress:
@@ -154,7 +146,7 @@ def _fetch(url, part, progress, timeout):
 
 def _verify_and_place(url, part, path, sha256, size):
     got_size = os.path.getsize(part)
-    digest = sha256_of(part)
+    digest = checks.sha256(part)
     problem = None
     if size is not None and got_size != size:
         problem = f"{got_size} bytes, expected {size}"
