@@ -205,6 +205,22 @@ class ZooDownloadTest(tf.test.TestCase):
             self, checkpoints.model_weights(local),
             checkpoints.model_weights(checkpoints.load_encoder("tiny")))
 
+    def test_archive_that_would_unpack_huge_is_refused_unread(self):
+        buffer = io.BytesIO()  # 64 MB of zeros: a ~60 KB zip
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as real:
+                for name in real.namelist():
+                    archive.writestr(name, real.read(name))
+            archive.writestr(f"{FOLDER}/padding", bytes(64 << 20))
+        self.server.files["bomb.zip"] = buffer.getvalue()
+        self.write_catalog(bomb=f"{self.server.base}/ok/bomb.zip")
+        with self.assertRaisesRegex(errors.ZooError,
+                                    r"bomb.zip: would unpack to 67,[\d,]+ "
+                                    r"bytes, more than 4x its size"):
+            cache.resolve("bomb", progress=False)
+        self.assertEqual(os.listdir(os.path.join(self.home, "archives")),
+                         [])
+
     def test_download_dropped_half_way_resumes_with_a_range_request(self):
         path = cache.fetch("drop", progress=False)
         with open(path, "rb") as f:

@@ -36,6 +36,10 @@ from bert_tf.zoo import catalog
 from bert_tf.zoo import download as download_lib
 
 MODEL_FILE = "bert_tf_model.json"  # what a finished models/NAME holds
+# float32 weights barely compress (google's zips: ~1.08x); an archive that
+# would unpack to more than this many times its size is refused before
+# anything is read or unpacked (a zip bomb from a hostile mirror).
+_MAX_UNPACKED_RATIO = 4
 
 
 def home():
@@ -199,6 +203,13 @@ def _checkpoint_dir(names):
 def _check_archive(path):
     try:
         with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > _MAX_UNPACKED_RATIO * max(os.path.getsize(path),
+                                                    1 << 20):
+                raise errors.ZooError(
+                    f"{path}: would unpack to {unpacked:,} bytes, more than "
+                    f"{_MAX_UNPACKED_RATIO}x its size: not a checkpoint "
+                    "archive")
             bad = archive.testzip()
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError) as e:
